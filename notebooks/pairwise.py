@@ -1,0 +1,141 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Pairwise accuracy of a reward reasoning model
+#
+# The judge sees a query and two answers, thinks, and names the better one with
+# `\boxed{Assistant 1}` or `\boxed{Assistant 2}`. We show each pair in a seeded order (or both
+# orders), draw `votes` samples per showing, take the majority, and score it against the
+# human- or ground-truth-preferred answer. Every completion goes to the judgment store, so a
+# rerun, or a run killed midway and started again, generates only what is missing.
+
+# %%
+import rrmlib.params
+
+_names_before = set(globals())
+
+# %% tags=["parameters"]
+dataset = "demo"
+round = 1  # PPE conflict-pair round, 1-5; shadows the builtin on purpose (researchers type `-p round 4`)
+seed = 0
+model = None
+backend = "hf"
+device = "auto"
+batch_size = 16
+limit = None
+max_new_tokens = 8192
+temperature = 0.6
+top_p = 1.0
+order = "shuffle"
+votes = 1
+unparseable = "tie"
+reasoning = None
+store = "runs/judgments.sqlite"
+out_dir = None
+progress = True
+
+# %%
+P = rrmlib.params.check("pairwise", globals(), names_before=_names_before)
+
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import display
+
+from rrmlib import metrics, plots
+from rrmlib.backends import Sampling, make_backend
+from rrmlib.data import load_pairs
+from rrmlib.judge import Judge
+from rrmlib.runs import RunDir, run_id
+from rrmlib.store import JudgmentStore
+
+RUN_ID = Path(P["out_dir"]).name if P["out_dir"] else run_id("pairwise", P)
+run = RunDir(P["out_dir"] or Path("runs") / RUN_ID, "pairwise", P)
+print("run folder:", run.path)
+
+# %% [markdown]
+# ## Data
+
+# %%
+load_options = {"round": P["round"]} if P["round"] != 1 else {}
+pairs = load_pairs(P["dataset"], **load_options)
+if P["limit"] is not None:
+    pairs = pairs[: P["limit"]]
+print(f"{len(pairs)} pairs from {P['dataset']!r}")
+pd.Series([p.subset for p in pairs]).value_counts().rename("pairs").to_frame()
+
+# %% [markdown]
+# ## Judge
+#
+# Sampling as in the paper unless the parameters say otherwise (temperature 0.6, top-p 1,
+# up to 8192 new tokens). Each completion is keyed by model, revision, rendered prompt, sampling
+# settings and sample index.
+
+# %%
+sampling = Sampling(temperature=P["temperature"], top_p=P["top_p"], max_new_tokens=P["max_new_tokens"], seed=P["seed"])
+backend_options = {"model": P["model"]}
+if P["backend"] == "hf":
+    backend_options.update(device=P["device"], batch_size=P["batch_size"])
+judge_backend = make_backend(P["backend"], **backend_options)
+judge = Judge(judge_backend, JudgmentStore(P["store"]), sampling, reasoning=P["reasoning"], progress=P["progress"])
+print(judge_backend.describe(), "| reasoning judge:", judge.reasoning)
+
+# %%
+results = judge.judge_pairs(pairs, order=P["order"], votes=P["votes"], seed=P["seed"])
+print("completions:", judge.counts)
+
+# %% [markdown]
+# ## Accuracy
+#
+# Undecided pairs (no majority verdict) are scored by the `unparseable` policy; the table shows
+# how many there were and how many completions hit the token limit, whatever the policy.
+
+# %%
+M = metrics.metrics(results, P["unparseable"], seed=P["seed"])
+table = metrics.by_subset(results, P["unparseable"], seed=P["seed"])
+display(table[["accuracy", "ci_low", "ci_high", "n", "undecided", "unparseable", "cut_off"]].round(3))
+if "position_consistency" in M:
+    print("position consistency:", M["position_consistency"], f"over {M['pairs_compared']} pairs")
+if "voting_curve" in M:
+    display(metrics.voting_curve(results, P["unparseable"])[["accuracy", "n", "unparseable"]].round(3))
+
+# %% [markdown]
+# ## How much the judge writes
+#
+# Completion tokens per subset, split by whether the verdict was right (the paper's
+# adaptive-compute claim: harder pairs get longer thoughts).
+
+# %%
+tokens = results.assign(verdict_right=results["correct"].astype("string").fillna("unparseable"))
+display(tokens.pivot_table(index="subset", columns="verdict_right", values="completion_tokens", aggfunc="mean").round(1))
+
+# %% [markdown]
+# ## Figure
+
+# %%
+plots.setup()
+accuracy_text = "n/a" if M["accuracy"] is None else f"{M['accuracy']:.3f}"
+fig = plots.accuracy_by_subset(table, title=f"{P['dataset']}: {judge_backend.model_id}, accuracy {accuracy_text} over {M['n']} pairs")
+figures = plots.savefig(fig, Path("figures") / RUN_ID / "accuracy_by_subset")
+print("figures:", *map(str, figures))
+
+# %% [markdown]
+# ## Save the run
+
+# %%
+run.write_results(results)
+run.write_metrics(M)
+run.write_meta(completions=judge.counts, sampling=sampling.as_dict(), judge=judge_backend.describe(),
+               reasoning=judge.reasoning, figures=[str(f) for f in figures], pairs=len(pairs))
+print("wrote", run.path)

@@ -1,0 +1,111 @@
+"""The line between "what produces text" and "what judges it".
+
+A backend turns requests (chat messages + sampling settings + a sample index) into completions,
+in the caller's order. It knows nothing of prompts' meaning, datasets or verdicts.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from typing import Iterator
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Every setting that shapes a completion; all of it is part of the store key."""
+
+    temperature: float = 0.6
+    top_p: float = 1.0
+    max_new_tokens: int = 8192
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+
+    def as_dict(self) -> dict:
+        return {"temperature": float(self.temperature), "top_p": float(self.top_p),
+                "max_new_tokens": int(self.max_new_tokens), "seed": int(self.seed)}
+
+
+@dataclass(frozen=True)
+class Request:
+    messages: tuple  # of {"role", "content"} dicts; a tuple so requests hash
+    sampling: Sampling
+    sample: int = 0  # which of k samples (voting); with the seed it fixes the random stream
+
+    def request_seed(self) -> int:
+        """A per-request seed from the run seed, the sample index and the prompt, so a request's
+        random stream does not depend on which batch it lands in (resume gives the same text)."""
+        h = hashlib.sha256(json.dumps([self.sampling.seed, self.sample, list(self.messages)],
+                                      sort_keys=True, ensure_ascii=False).encode())
+        return int.from_bytes(h.digest()[:4], "big") & 0x7FFFFFFF
+
+
+@dataclass
+class Completion:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str  # "stop" or "length" (cut off at max_new_tokens)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Backend(ABC):
+    """Produces completions. Subclasses set ``model_id`` and ``revision`` (part of the store key)."""
+
+    name: str = "backend"
+    model_id: str = ""
+    revision: str = ""
+
+    chunk_size: int = 16
+
+    def generate(self, requests: list[Request]) -> list[Completion]:
+        """Completions for ``requests``, in the same order."""
+        out: list[Completion | None] = [None] * len(requests)
+        for chunk in self.stream(requests):
+            for i, completion in chunk:
+                out[i] = completion
+        return out
+
+    def stream(self, requests: list[Request]) -> Iterator[list[tuple[int, Completion]]]:
+        """Completions in chunks as they finish, as ``(index into requests, completion)``; the
+        judge commits each chunk to the store before asking for the next, so a crash loses at
+        most one chunk. Backends override this or ``_generate_chunk``."""
+        for start in range(0, len(requests), self.chunk_size):
+            chunk = requests[start:start + self.chunk_size]
+            yield list(enumerate(self._generate_chunk(chunk), start))
+
+    def _generate_chunk(self, requests: list[Request]) -> list[Completion]:
+        raise NotImplementedError(f"{type(self).__name__} implements neither stream() nor _generate_chunk()")
+
+    def prompt_text(self, messages) -> str:
+        """What the model actually sees for ``messages`` (the rendered chat template where the
+        backend renders it; canonical JSON of the messages where a server does)."""
+        return json.dumps(list(messages), ensure_ascii=False, sort_keys=True)
+
+    def is_reasoning(self) -> bool | None:
+        """Whether the model thinks in ``<think>`` … ``</think>`` before answering; None if unknown."""
+        return None
+
+    def count_tokens(self, text: str) -> int | None:
+        """Tokens in ``text`` by the model's tokenizer, where the backend has one."""
+        return None
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "model": self.model_id, "revision": self.revision}
+
+    def close(self) -> None:
+        pass
+
+
+def as_messages(messages) -> tuple:
+    return tuple({"role": m["role"], "content": m["content"]} for m in messages)

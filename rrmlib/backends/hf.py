@@ -1,0 +1,150 @@
+"""transformers backend: batched generation on CPU or CUDA.
+
+Sampling is done by our own logits processor: temperature and top-p, then Gumbel noise drawn
+from a generator seeded *per request*, then greedy argmax (the Gumbel-max trick draws exactly from
+the filtered distribution). Each request's random stream then depends on its own seed and step
+only, not on which batch or position it lands in, so a resumed run regenerates the same text.
+"""
+from __future__ import annotations
+
+import os
+
+from rrmlib import models
+from rrmlib.backends.base import Backend, Completion, Request
+
+
+class _SeededSampler:
+    """Logits processor: temperature, top-p, then per-row Gumbel noise from per-row generators."""
+
+    def __init__(self, temperature: float, top_p: float, seeds: list[int], device):
+        import torch
+
+        self.temperature, self.top_p = temperature, top_p
+        self.generators = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
+        self.device = device
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        scores = scores.float() / self.temperature
+        if self.top_p < 1.0:
+            sorted_scores, idx = torch.sort(scores, descending=True, dim=-1)
+            cum = sorted_scores.softmax(-1).cumsum(-1)
+            # Drop a token once the mass before it already reaches top_p (always keep the first).
+            drop_sorted = (cum - sorted_scores.softmax(-1)) >= self.top_p
+            drop = torch.zeros_like(drop_sorted).scatter(-1, idx, drop_sorted)
+            scores = scores.masked_fill(drop, float("-inf"))
+        vocab = scores.shape[-1]
+        # Noise is drawn on the CPU from each row's own generator so CPU and CUDA runs agree.
+        u = torch.stack([torch.rand(vocab, generator=g, dtype=torch.float64) for g in self.generators])
+        gumbel = -torch.log(-torch.log(u.clamp_min(1e-300))).to(scores.device, torch.float32)
+        return scores + gumbel
+
+
+class HFBackend(Backend):
+    name = "hf"
+
+    def __init__(self, model: str | None = None, *, device: str = "auto", dtype: str = "auto",
+                 batch_size: int = 16, max_batch_tokens: int | None = None):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        path, self.model_id, self.revision = models.resolve(model)
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
+        if dtype == "auto":
+            dtype = "bfloat16" if self.device.type == "cuda" else "float32"
+        self.dtype = getattr(torch, dtype)
+        revision = None if os.path.isdir(path) else self.revision
+        self.tokenizer = AutoTokenizer.from_pretrained(path, revision=revision)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(path, revision=revision, dtype=self.dtype)
+        self.model.to(self.device).eval()
+        self.batch_size = batch_size
+        # Padding and KV cache scale with batch × longest sequence; cap it so long prompts
+        # get smaller batches instead of running out of memory.
+        self.max_batch_tokens = max_batch_tokens
+        eos = self.model.generation_config.eos_token_id
+        eos = eos if isinstance(eos, list) else [eos] if eos is not None else []
+        self.eos_ids = set(eos) | {self.tokenizer.eos_token_id}
+        self._rendered: dict[tuple, str] = {}
+
+    # -- what the model sees ------------------------------------------------------------
+    def prompt_text(self, messages) -> str:
+        key = tuple((m["role"], m["content"]) for m in messages)
+        if key not in self._rendered:
+            self._rendered[key] = self.tokenizer.apply_chat_template(
+                list(messages), tokenize=False, add_generation_prompt=True)
+        return self._rendered[key]
+
+    def is_reasoning(self) -> bool:
+        """True when the chat template opens a ``<think>`` block in the generation prompt (as
+        RRM's does): the completion then starts inside the thought."""
+        msgs = [{"role": "user", "content": "x"}]
+        with_prompt = self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        without = self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=False)
+        return "<think>" in with_prompt[len(without):]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    # -- generation ---------------------------------------------------------------------
+    def _batches(self, order: list[int], lengths: list[int], max_new: int):
+        """Indices in batches of similar length; each batch within batch_size and the token cap."""
+        batch, longest = [], 0
+        for i in order:
+            longest_if = max(longest, lengths[i])
+            cap = self.max_batch_tokens
+            if batch and (len(batch) >= self.batch_size or (cap and (len(batch) + 1) * (longest_if + max_new) > cap)):
+                yield batch
+                batch, longest_if = [], lengths[i]
+            batch.append(i)
+            longest = longest_if
+        if batch:
+            yield batch
+
+    def stream(self, requests: list[Request]):
+        import torch
+        from transformers import GenerationConfig, LogitsProcessorList
+
+        texts = [self.prompt_text(r.messages) for r in requests]
+        ids = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+        lengths = [len(x) for x in ids]
+        # Group by sampling settings (one generate call takes one config), then sort by length
+        # so each batch pads little; every completion goes back under its caller's index.
+        groups: dict = {}
+        for i, r in enumerate(requests):
+            groups.setdefault(r.sampling, []).append(i)
+        for sampling, members in groups.items():
+            members.sort(key=lambda i: (lengths[i], i))
+            for batch in self._batches(members, lengths, sampling.max_new_tokens):
+                enc = self.tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="pt")
+                enc = {k: v.to(self.device) for k, v in enc.items()}
+                config = GenerationConfig(
+                    do_sample=False, max_new_tokens=sampling.max_new_tokens,
+                    pad_token_id=self.tokenizer.pad_token_id, eos_token_id=sorted(self.eos_ids))
+                processors = LogitsProcessorList()
+                if sampling.temperature > 0:
+                    processors.append(_SeededSampler(sampling.temperature, sampling.top_p,
+                                                     [requests[i].request_seed() for i in batch], self.device))
+                with torch.inference_mode():
+                    gen = self.model.generate(**enc, generation_config=config, logits_processor=processors)
+                new = gen[:, enc["input_ids"].shape[1]:].tolist()
+                yield [(i, self._completion(toks, lengths[i], sampling.max_new_tokens)) for i, toks in zip(batch, new)]
+
+    def _completion(self, toks: list[int], prompt_tokens: int, max_new: int) -> Completion:
+        n, stopped = len(toks), False
+        for j, t in enumerate(toks):
+            if t in self.eos_ids:
+                n, stopped = j + 1, True
+                break
+        text = self.tokenizer.decode(toks[:n], skip_special_tokens=True)
+        finish = "stop" if stopped or n < max_new else "length"
+        return Completion(text=text, prompt_tokens=prompt_tokens, completion_tokens=n, finish_reason=finish)
+
+    def describe(self) -> dict:
+        return {**super().describe(), "device": str(self.device), "dtype": str(self.dtype).replace("torch.", ""),
+                "batch_size": self.batch_size}

@@ -1,0 +1,123 @@
+"""``rrm``: run the notebooks headless.
+
+    rrm run pairwise -f params/demo.yaml -p round 4
+    rrm params pairwise           # list a notebook's parameters
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from rrmlib import params as params_mod
+from rrmlib.runs import run_id
+
+NOTEBOOKS = Path("notebooks")
+
+
+def parse_value(text: str):
+    """A ``-p`` value read as papermill reads it: True/False/None, int, float, else a string."""
+    if text in ("True", "False"):
+        return text == "True"
+    if text == "None":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def merged_params(notebook: str, files: list[str], pairs: list[tuple[str, str]]) -> dict:
+    """Parameters from YAML files in order, then ``-p`` pairs; later sources win."""
+    given: dict = {}
+    for f in files:
+        with open(f) as fh:
+            data = yaml.safe_load(fh) or {}
+        if not isinstance(data, dict):
+            raise params_mod.ParameterError(f"{f}: expected a mapping of parameter names to values")
+        given.update(data)
+    given.update({k: parse_value(v) for k, v in pairs})
+    params_mod.check_names(notebook, given)
+    return params_mod.check(notebook, given)
+
+
+def notebook_source(notebook: str):
+    """The notebook to execute, read from its paired ``.py`` (the reviewed source of truth)."""
+    import jupytext
+
+    py = NOTEBOOKS / f"{notebook}.py"
+    if not py.exists():
+        raise SystemExit(f"no notebook {py}; run rrm from the project root")
+    nb = jupytext.read(py)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def execute(notebook: str, p: dict, *, out_dir: str | None = None) -> Path:
+    import papermill
+
+    if out_dir is None:
+        out_dir = p.get("out_dir") or str(Path("runs") / run_id(notebook, p))
+    p = {**p, "out_dir": out_dir}
+    output = Path(out_dir) / f"{notebook}.ipynb"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(notebook_source(notebook), str(output), parameters=p, kernel_name="python3",
+                               progress_bar=False, log_output=False)
+    return output
+
+
+def print_summary(out_dir: Path) -> None:
+    m = json.loads((out_dir / "metrics.json").read_text())
+    meta = json.loads((out_dir / "meta.json").read_text())
+    rows = [("all", m)] + sorted(m.get("subsets", {}).items())
+    print(f"\n{'subset':<16}{'accuracy':>9}{'95% CI':>16}{'n':>6}{'unparseable':>13}{'cut off':>9}")
+    for name, r in rows:
+        acc = "-" if r["accuracy"] is None else f"{r['accuracy']:.3f}"
+        ci = "-" if r["ci_low"] is None else f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+        print(f"{name:<16}{acc:>9}{ci:>16}{r['n']:>6}{r['unparseable']:>13.2f}{r['cut_off']:>9.2f}")
+    c = meta["completions"]
+    print(f"\ncompletions: {c['generated']} generated, {c['reused']} reused from the store")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="rrm", description="Run rrm-notebooks headless.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute a notebook with parameters")
+    run.add_argument("notebook", choices=sorted(params_mod.SPECS))
+    run.add_argument("-f", "--parameters-file", action="append", default=[], metavar="YAML")
+    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    show = sub.add_parser("params", help="list a notebook's parameters")
+    show.add_argument("notebook", choices=sorted(params_mod.SPECS))
+    args = ap.parse_args(argv)
+
+    if args.command == "params":
+        for name, p in params_mod.SPECS[args.notebook].items():
+            choices = f" {list(p.choices)}" if p.choices else ""
+            print(f"{name:<16}{p.default!r:<24}{p.help}{choices}")
+        return 0
+
+    try:
+        p = merged_params(args.notebook, args.parameters_file, args.parameter)
+    except params_mod.ParameterError as e:
+        print(f"rrm: {e}", file=sys.stderr)
+        return 2
+    import papermill
+
+    try:
+        output = execute(args.notebook, p)
+    except papermill.PapermillExecutionError as e:
+        print(f"rrm: the notebook failed in cell {e.exec_count}: {e.ename}: {e.evalue}", file=sys.stderr)
+        return 1
+    if args.notebook == "pairwise":
+        print_summary(output.parent)
+    print(f"\nexecuted notebook: {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Datasets as pairs (for pairwise accuracy) and candidate sets (for best-of-N).
+
+``load_pairs(source)`` / ``load_candidates(source)`` take a registered name (``"demo"``,
+``"llmbar"``, ...) or a path to a local file. A source module registers itself with
+``@register_pairs(name, ...)``; names are matched case-insensitively, so the original
+evaluation's ``--dataset`` spellings keep working as aliases.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One prompt with a better (``chosen``) and a worse (``rejected``) answer.
+
+    ``chosen``/``rejected`` are None-free strings; a tie in a human-labelled set is carried as
+    ``tie=True`` (chosen/rejected then in file order) so that accuracy can exclude it.
+    """
+
+    id: str
+    prompt: str
+    chosen: str
+    rejected: str
+    subset: str = ""
+    tie: bool = False
+
+
+@dataclass(frozen=True)
+class CandidateSet:
+    """One prompt with N candidate answers and whether each is correct."""
+
+    id: str
+    prompt: str
+    candidates: list[str]
+    correct: list[bool]
+    answers: list[str] | None = None   # extracted final answers, where the data has them
+    scores: list[float] | None = None  # a scalar reward model's scores, where the data has them
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if len(self.candidates) != len(self.correct):
+            raise ValueError(f"candidate set {self.id}: {len(self.candidates)} candidates but {len(self.correct)} labels")
+
+
+class DataError(ValueError):
+    """Bad input data; the message names the file, the line or row, and the field."""
+
+    def __init__(self, path, where, field, problem):
+        self.path, self.where, self.field, self.problem = str(path), where, field, problem
+        loc = f"{path}"
+        if where is not None:
+            loc += f", {where}"
+        if field is not None:
+            loc += f", field {field!r}"
+        super().__init__(f"{loc}: {problem}")
+
+
+_PAIRS: dict[str, Callable] = {}
+_CANDIDATES: dict[str, Callable] = {}
+# Modules that register sources; imported on first use so `import rrmlib` stays light.
+_SOURCE_MODULES = ["rrmlib.data.demo", "rrmlib.data.rewardbench", "rrmlib.data.ppe", "rrmlib.data.llmbar",
+                   "rrmlib.data.pandalm", "rrmlib.data.qwen_math"]
+
+
+def _key(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
+def register_pairs(*names: str):
+    def deco(fn):
+        for n in names:
+            _PAIRS[_key(n)] = fn
+        return fn
+    return deco
+
+
+def register_candidates(*names: str):
+    def deco(fn):
+        for n in names:
+            _CANDIDATES[_key(n)] = fn
+        return fn
+    return deco
+
+
+def _load_sources():
+    for mod in _SOURCE_MODULES:
+        importlib.import_module(mod)
+
+
+def _resolve(source, registry: dict, what: str, file_loader: str):
+    _load_sources()
+    if isinstance(source, (str, os.PathLike)) and _key(str(source)) in registry:
+        return registry[_key(str(source))], None
+    if os.path.exists(source):
+        return None, os.fspath(source)
+    known = ", ".join(sorted(registry))
+    raise ValueError(f"unknown {what} source {source!r}: not a registered name ({known}) and no such file")
+
+
+def load_pairs(source, **options) -> list[Pair]:
+    """Pairs from a registered source name or a local file."""
+    fn, path = _resolve(source, _PAIRS, "pair", "pairs")
+    if fn is not None:
+        return fn(**options)
+    from rrmlib.data import files
+    return files.load_pair_file(path, **options)
+
+
+def load_candidates(source, **options) -> list[CandidateSet]:
+    """Candidate sets from a registered source name or a local file."""
+    fn, path = _resolve(source, _CANDIDATES, "candidate", "candidates")
+    if fn is not None:
+        return fn(**options)
+    from rrmlib.data import files
+    return files.load_candidate_file(path, **options)
+
+
+def pair_sources() -> list[str]:
+    _load_sources()
+    return sorted(_PAIRS)
+
+
+def candidate_sources() -> list[str]:
+    _load_sources()
+    return sorted(_CANDIDATES)

@@ -1,0 +1,135 @@
+"""From judgments to numbers: per-pair scores under a verdict policy, accuracy with confidence
+intervals, per-subset tables, the voting curve and position consistency.
+
+A pair's verdict is the majority of its judgments (all shown orders, the first k samples of
+each). Unparseable judgments do not vote; a pair with no majority (a tied vote, or nothing
+parseable) is *undecided* and scored by the policy: ``tie`` 0.5 (as RRM and RewardBench),
+``wrong`` 0 (as RM-R1) or ``exclude`` (left out of the accuracy, and counted).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+POLICIES = ("tie", "wrong", "exclude")
+
+
+def pair_scores(results: pd.DataFrame, policy: str = "tie", *, votes: int | None = None,
+                order: str | None = None) -> pd.DataFrame:
+    """One row per pair: votes for each answer, whether it was decided, and its score.
+
+    ``votes`` keeps the first k samples of each shown order; ``order`` keeps one shown order.
+    Pairs labelled a tie by humans are dropped (no answer is right).
+    """
+    if policy not in POLICIES:
+        raise ValueError(f"unparseable policy must be one of {POLICIES}, got {policy!r}")
+    df = results[~results["tie"]]
+    if votes is not None:
+        df = df[df["sample"] < votes]
+    if order is not None:
+        df = df[df["order"] == order]
+    grouped = df.groupby("pair_id", sort=True, observed=True)
+    out = pd.DataFrame({
+        "subset": grouped["subset"].first(),
+        "for_chosen": grouped["picked"].agg(lambda s: int((s == "chosen").sum())),
+        "for_rejected": grouped["picked"].agg(lambda s: int((s == "rejected").sum())),
+        "unparseable": grouped["picked"].agg(lambda s: int(s.isna().sum())),
+        "cut_off": grouped["cut_off"].sum().astype(int),
+        "judgments": grouped.size(),
+    })
+    decided = out["for_chosen"] != out["for_rejected"]
+    score = (out["for_chosen"] > out["for_rejected"]).astype(float)
+    undecided_score = {"tie": 0.5, "wrong": 0.0, "exclude": np.nan}[policy]
+    out["decided"] = decided
+    out["score"] = score.where(decided, undecided_score)
+    return out
+
+
+def bootstrap_ci(scores, *, seed: int = 0, n_boot: int = 1000, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean, seeded so reruns print the same numbers."""
+    x = np.asarray(pd.Series(scores).dropna(), dtype=float)
+    if len(x) == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, len(x), size=(n_boot, len(x)))].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def summarize(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0, **select) -> dict:
+    """Accuracy and the rates no policy may hide, for all pairs of ``results``."""
+    scores = pair_scores(results, policy, **select)
+    judged = results[~results["tie"]]
+    if select.get("votes") is not None:
+        judged = judged[judged["sample"] < select["votes"]]
+    if select.get("order") is not None:
+        judged = judged[judged["order"] == select["order"]]
+    lo, hi = bootstrap_ci(scores["score"], seed=seed)
+    acc = scores["score"].mean()
+    return {
+        "accuracy": None if pd.isna(acc) else float(acc),
+        "ci_low": None if np.isnan(lo) else lo,
+        "ci_high": None if np.isnan(hi) else hi,
+        "n": int(scores["score"].notna().sum()),
+        "pairs": int(len(scores)),
+        "undecided": int((~scores["decided"]).sum()),
+        "excluded": int(scores["score"].isna().sum()),
+        "judgments": int(len(judged)),
+        "unparseable": float(judged["picked"].isna().mean()) if len(judged) else 0.0,
+        "cut_off": float(judged["cut_off"].mean()) if len(judged) else 0.0,
+    }
+
+
+def by_subset(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0) -> pd.DataFrame:
+    """The summary per subset, then the whole set as ``all``."""
+    rows = {sub: summarize(part, policy, seed=seed)
+            for sub, part in results.groupby("subset", sort=True, observed=True)}
+    rows["all"] = summarize(results, policy, seed=seed)
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def voting_curve(results: pd.DataFrame, policy: str = "tie") -> pd.DataFrame:
+    """Accuracy with the first k samples, for every k up to the votes drawn: one run, one curve."""
+    k_max = int(results["sample"].max()) + 1 if len(results) else 0
+    return pd.DataFrame([{"votes": k, **summarize(results, policy, votes=k)} for k in range(1, k_max + 1)]
+                        ).set_index("votes")
+
+
+def position_consistency(results: pd.DataFrame) -> dict:
+    """For pairs judged in both orders: the share whose majority verdict follows the answer
+    (picks the same answer in both orders) rather than the slot. Pairs undecided in either
+    order are counted apart, not as consistent or inconsistent."""
+    per_order = {}
+    for order in ("chosen_first", "rejected_first"):
+        s = pair_scores(results, "exclude", order=order)
+        per_order[order] = s["score"]
+    both = pd.concat(per_order, axis=1).dropna(how="all")
+    comparable = both.dropna()
+    consistent = int((comparable["chosen_first"] == comparable["rejected_first"]).sum())
+    # A judge that always names slot 1 scores 1 when the chosen answer is first, 0 otherwise.
+    slot1 = int(((comparable["chosen_first"] == 1) & (comparable["rejected_first"] == 0)).sum())
+    slot2 = int(((comparable["chosen_first"] == 0) & (comparable["rejected_first"] == 1)).sum())
+    n = len(comparable)
+    return {
+        "position_consistency": consistent / n if n else None,
+        "pairs_compared": n,
+        "pairs_undecided_in_an_order": int(len(both) - n),
+        "prefers_slot_1": slot1,
+        "prefers_slot_2": slot2,
+    }
+
+
+def metrics(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0) -> dict:
+    """Everything a pairwise run reports, as plain JSON-able values."""
+    out = summarize(results, policy, seed=seed)
+    out["policy"] = policy
+    out["subsets"] = {k: v for k, v in by_subset(results, policy, seed=seed).drop(index="all").to_dict("index").items()}
+    orders = sorted(results["order"].unique())
+    if len(orders) > 1:
+        out["by_order"] = {o: summarize(results, policy, seed=seed, order=o) for o in orders}
+        out.update(position_consistency(results))
+    if len(results) and results["sample"].max() > 0:
+        out["voting_curve"] = {int(k): v["accuracy"] for k, v in voting_curve(results, policy).to_dict("index").items()}
+    ties = results.drop_duplicates("pair_id")["tie"]
+    out["human_ties_excluded"] = int(ties.sum())
+    return out

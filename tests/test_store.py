@@ -1,0 +1,57 @@
+import sqlite3
+
+import pytest
+
+from rrmlib.backends.base import Completion
+from rrmlib.store import JudgmentStore, completion_key
+
+BASE = dict(model="m", revision="r", prompt="p", sampling={"temperature": 0.6, "top_p": 1.0,
+            "max_new_tokens": 8, "seed": 0}, sample=0)
+
+
+def meta(**kw):
+    return {**BASE, **kw}
+
+
+@pytest.mark.parametrize("change", [
+    {"model": "m2"}, {"revision": "r2"}, {"prompt": "p2"}, {"sample": 1},
+    {"sampling": {**BASE["sampling"], "temperature": 0.0}},
+    {"sampling": {**BASE["sampling"], "seed": 1}},
+    {"sampling": {**BASE["sampling"], "max_new_tokens": 9}},
+])
+def test_key_depends_on_everything_that_produced_the_completion(change):
+    assert completion_key(**BASE) != completion_key(**meta(**change))
+
+
+def test_key_is_stable():
+    assert completion_key(**BASE) == completion_key(**meta())
+    assert len(completion_key(**BASE)) == 64
+
+
+def test_put_get_persist_and_first_write_wins(tmp_path):
+    path = tmp_path / "s.sqlite"
+    k = completion_key(**BASE)
+    with JudgmentStore(path) as s:
+        assert s.get_many([k]) == {}
+        s.put_many([(k, meta(), Completion("first", 10, 3, "stop"))])
+        s.put_many([(k, meta(), Completion("second", 10, 3, "length"))])
+        assert len(s) == 1 and k in s
+    with JudgmentStore(path) as s:  # a new connection (another process) sees the committed row
+        got = s.get_many([k, "missing"])
+    assert got == {k: {"text": "first", "prompt_tokens": 10, "completion_tokens": 3, "finish_reason": "stop"}}
+
+
+def test_many_keys_beyond_sqlite_parameter_limit(tmp_path):
+    with JudgmentStore(tmp_path / "s.sqlite") as s:
+        rows = [(f"k{i}", meta(sample=i), Completion(str(i), 1, 1, "stop")) for i in range(1500)]
+        s.put_many(rows)
+        got = s.get_many([f"k{i}" for i in range(1500)] + ["nope"])
+    assert len(got) == 1500 and got["k1499"]["text"] == "1499"
+
+
+def test_rows_hold_provenance(tmp_path):
+    path = tmp_path / "s.sqlite"
+    with JudgmentStore(path) as s:
+        s.put_many([("k", meta(), Completion("t", 1, 1, "stop"))])
+    row = sqlite3.connect(path).execute("SELECT model, revision, prompt, sampling, sample FROM completions").fetchone()
+    assert row == ("m", "r", "p", '{"max_new_tokens": 8, "seed": 0, "temperature": 0.6, "top_p": 1.0}', 0)
