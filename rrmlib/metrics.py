@@ -133,3 +133,4 @@ def metrics(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0) -> dic
     ties = results.drop_duplicates("pair_id")["tie"]
     out["human_ties_excluded"] = int(ties.sum())
     return out
+from rrmlib.rewardbench import rewardbench_sections  # noqa: E402,F401  (the contract name)

@@ -1,0 +1,166 @@
+"""PPE Best-of-K sets (lmarena-ai/PPE-{MMLU-Pro,GPQA,MATH}-Best-of-K, split ``train``).
+
+Each row is one prompt with 32 sampled responses (``response_1..32``) and whether each is
+correct (``scores``). As pairs, round k of a prompt compares the k-th of its five conflict pairs
+(one correct, one incorrect response), from the RRM paper's files (``pairs_file=``) or drawn by
+the project's seeded builder; as candidate sets, all 32 responses with their correctness.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from rrmlib.data import CandidateSet, DataError, Pair, register_candidates, register_pairs
+from rrmlib.data.conflict_pairs import ROUNDS, draw_conflict_pairs, read_conflict_pairs, write_conflict_pairs
+from rrmlib.data.files import field
+from rrmlib.data.hub import source_rows
+
+
+@dataclass(frozen=True)
+class PPESet:
+    name: str    # as the paper's tables and conflict-pair files name it
+    hub_id: str
+    marker: str  # the question is the prompt's text after this, as the RRM evaluation cut it
+
+
+PPE_SETS = {
+    "mmlu-pro": PPESet("MMLU-Pro", "lmarena-ai/PPE-MMLU-Pro-Best-of-K", "Question:"),
+    "gpqa": PPESet("GPQA", "lmarena-ai/PPE-GPQA-Best-of-K", "Question"),
+    "math": PPESet("MATH", "lmarena-ai/PPE-MATH-Best-of-K", "<problem>"),
+}
+
+# Extra columns worth carrying into CandidateSet.extra where a row has them.
+_EXTRA_COLUMNS = ("question_id", "model_name", "category")
+
+
+@dataclass(frozen=True)
+class PPEPrompt:
+    source: str   # file or hub id, for error messages
+    where: str    # "row N"
+    row: int
+    question: str
+    correct: list[bool]
+    record: dict
+
+    def response(self, k: int) -> str:
+        """Response k (0-based), checked when used: a pair needs only two of the 32."""
+        return field(self.source, self.where, self.record, f"response_{k + 1}")
+
+
+def _correctness(source, where, rec) -> list[bool]:
+    scores = field(source, where, rec, "scores", list)
+    # Booleans in some copies, 0/1 numbers in others; anything else is not a correctness label.
+    for k, s in enumerate(scores):
+        if not (isinstance(s, bool) or (isinstance(s, (int, float)) and s in (0, 1))):
+            raise DataError(source, where, f"scores[{k}]", f"expected a boolean or 0/1, got {s!r:.40}")
+    return [bool(s) for s in scores]
+
+
+def read_ppe(dataset: str, *, path=None, split: str = "train", revision: str | None = None) -> list[PPEPrompt]:
+    """The prompts of a PPE set (``dataset`` is "mmlu-pro", "gpqa" or "math"), from the hub or
+    from ``path`` (.parquet/.jsonl/.json with ``prompt``, ``response_1..K``, ``scores``)."""
+    spec = PPE_SETS[dataset]
+    source, rows = source_rows(path, spec.hub_id, split, revision=revision)
+    prompts = []
+    for r, (where, rec) in enumerate(rows):
+        text = field(source, where, rec, "prompt")
+        if spec.marker not in text:
+            raise DataError(source, where, "prompt",
+                            f"no {spec.marker!r} in the prompt, so the {spec.name} question cannot be cut out of it")
+        question = text.split(spec.marker, 1)[1].strip()
+        if not question:
+            raise DataError(source, where, "prompt", f"nothing after {spec.marker!r}")
+        correct = _correctness(source, where, rec)
+        if prompts and len(correct) != len(prompts[0].correct):
+            raise DataError(source, where, "scores",
+                            f"{len(correct)} scores, but {prompts[0].where} has {len(prompts[0].correct)}")
+        prompts.append(PPEPrompt(source, where, r, question, correct, rec))
+    return prompts
+
+
+def _round_pair(prompt: PPEPrompt, rows, pairs_file, round: int, seed: int) -> tuple[int, int]:
+    """(correct index, incorrect index) for this prompt's round."""
+    if rows is None:
+        try:
+            return draw_conflict_pairs(prompt.correct, seed=seed, row=prompt.row)[round - 1]
+        except ValueError as e:
+            raise DataError(prompt.source, prompt.where, "scores", f"cannot draw conflict pairs: {e}") from None
+    i, j = rows[prompt.row][round - 1]
+    if prompt.correct[i] == prompt.correct[j]:
+        both = "correct" if prompt.correct[i] else "incorrect"
+        raise DataError(pairs_file, f"row {prompt.row}", f"round {round}",
+                        f"[{i}, {j}] is not a conflict pair: both responses are {both} "
+                        f"by `scores` of {prompt.source} {prompt.where}")
+    return (i, j) if prompt.correct[i] else (j, i)
+
+
+def ppe_pairs(dataset: str, *, round: int = 1, pairs_file=None, seed: int = 0, path=None, limit: int | None = None,
+              split: str = "train", revision: str | None = None) -> list[Pair]:
+    """One (correct, incorrect) pair per prompt for ``round`` (1..5).
+
+    ``pairs_file``: a conflict-pair file (the RRM paper's, or one ``PPEdataset/build.py``
+    wrote); without it the pairs are drawn here with ``seed``, exactly as the builder draws them.
+    """
+    if not (isinstance(round, int) and 1 <= round <= ROUNDS):
+        raise ValueError(f"round must be 1..{ROUNDS}, got {round!r}")
+    spec = PPE_SETS[dataset]
+    prompts = read_ppe(dataset, path=path, split=split, revision=revision)
+    rows = None
+    if pairs_file is not None:
+        rows = read_conflict_pairs(pairs_file, responses=len(prompts[0].correct) if prompts else 32)
+        if len(rows) != len(prompts):
+            raise DataError(pairs_file, None, None, f"{len(rows)} rows, but {prompts[0].source if prompts else path} "
+                            f"has {len(prompts)} prompts: the file belongs to another dataset or split")
+    pairs = []
+    for p in prompts[:limit] if limit is not None else prompts:
+        good, bad = _round_pair(p, rows, pairs_file, round, seed)
+        pairs.append(Pair(id=str(p.row), prompt=p.question, chosen=p.response(good), rejected=p.response(bad),
+                          subset=spec.name))
+    return pairs
+
+
+def ppe_candidates(dataset: str, *, path=None, limit: int | None = None, split: str = "train",
+                   revision: str | None = None) -> list[CandidateSet]:
+    """Every prompt with all its responses and their correctness."""
+    spec = PPE_SETS[dataset]
+    prompts = read_ppe(dataset, path=path, split=split, revision=revision)
+    sets = []
+    for p in prompts[:limit] if limit is not None else prompts:
+        extra = {"dataset": spec.name, **{c: p.record[c] for c in _EXTRA_COLUMNS if c in p.record}}
+        sets.append(CandidateSet(id=str(p.row), prompt=p.question,
+                                 candidates=[p.response(k) for k in range(len(p.correct))],
+                                 correct=list(p.correct), extra=extra))
+    return sets
+
+
+def build_conflict_pairs(dataset: str, out, *, seed: int = 0, path=None, split: str = "train",
+                         revision: str | None = None) -> Path:
+    """Draw five (correct, incorrect) pairs for every prompt and write them to ``out``."""
+    spec = PPE_SETS[dataset]
+    prompts = read_ppe(dataset, path=path, split=split, revision=revision)
+    rows = []
+    for p in prompts:
+        try:
+            rows.append(draw_conflict_pairs(p.correct, seed=seed, row=p.row))
+        except ValueError as e:
+            raise DataError(p.source, p.where, "scores", f"cannot draw conflict pairs: {e}") from None
+    # The file name, not the full path, so that the same input gives the same bytes anywhere.
+    source = spec.hub_id if path is None else Path(path).name
+    about = {"dataset": spec.name, "source": source, "split": split, "seed": seed}
+    if revision is not None:
+        about["revision"] = revision
+    return write_conflict_pairs(out, rows, about=about)
+
+
+def _register(key: str, *aliases: str):
+    spec = PPE_SETS[key]
+    names = (key, f"ppe-{key}", spec.hub_id, *aliases)
+    register_pairs(*names)(partial(ppe_pairs, key))
+    register_candidates(*names)(partial(ppe_candidates, key))
+
+
+# The original evaluation's --dataset names (MMLU, GPQA, MATH) are aliases; case does not matter.
+_register("mmlu-pro", "mmlu")
+_register("gpqa")
+_register("math")

@@ -1,0 +1,148 @@
+"""Candidate sets in Qwen's math-evaluation format (QwenLM/Qwen2.5-Math ``evaluation/``).
+
+One JSONL line per problem: ``idx``, ``question``, ``gt`` (the bare answer), and per sample
+``code`` (the solution), ``pred`` (its extracted answer), ``score`` (correct?) and, where a
+reward model scored them, ``pred_score`` (one ``[score]`` list per sample). A problem's samples
+may sit in one file (``math_cot_100.jsonl``: 8 per line) or be spread over several files with
+one sample each, one file per sampling seed, as the RRM ELO experiment stored its 8 candidates;
+the files are then joined on ``idx``.
+"""
+from __future__ import annotations
+
+import glob as globlib
+import re
+from dataclasses import dataclass, field as dc_field
+from pathlib import Path
+
+from rrmlib.data import CandidateSet, DataError, register_candidates
+from rrmlib.data.files import field, read_records
+
+
+@dataclass
+class _Problem:
+    idx: str
+    question: str
+    gt: str | None
+    level: str | None
+    first: str  # "file, line N" where it was first seen, for messages
+    solutions: list[str] = dc_field(default_factory=list)
+    preds: list[str] = dc_field(default_factory=list)
+    correct: list[bool] = dc_field(default_factory=list)
+    scores: list[float] = dc_field(default_factory=list)
+    has_scores: bool | None = None  # None until the first sample is read
+
+
+def _natural_key(path: str):
+    # seed2 before seed10: a glob over per-seed files keeps the seeds' order.
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path)]
+
+
+def expand_paths(paths) -> list[Path]:
+    """A path, a glob pattern, or a list of either, as a list of files."""
+    items = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    files = []
+    for item in items:
+        item = str(item)
+        if any(ch in item for ch in "*?["):
+            matched = sorted(globlib.glob(item), key=_natural_key)
+            if not matched:
+                raise FileNotFoundError(f"no files match {item!r}")
+            files += [Path(m) for m in matched]
+        else:
+            if not Path(item).exists():
+                raise FileNotFoundError(f"no such file: {item!r}")
+            files.append(Path(item))
+    if not files:
+        raise ValueError("no candidate files given")
+    return files
+
+
+def _reward_scores(path, where, rec, n: int) -> list[float] | None:
+    """``pred_score`` flattened to one number per sample (Qwen stores ``[[3.5], [3.4], ...]``)."""
+    if "pred_score" not in rec or rec["pred_score"] is None:
+        return None
+    raw = field(path, where, rec, "pred_score", list)
+    flat = []
+    for k, s in enumerate(raw):
+        if isinstance(s, list) and len(s) == 1:
+            s = s[0]
+        if not isinstance(s, (int, float)) or isinstance(s, bool):
+            raise DataError(path, where, f"pred_score[{k}]", f"expected a number or [number], got {s!r:.40}")
+        flat.append(float(s))
+    if len(flat) != n:
+        raise DataError(path, where, "pred_score", f"{len(flat)} scores for {n} samples")
+    return flat
+
+
+def _read_file(path: Path, problems: dict[str, _Problem], *, first: bool) -> set[str]:
+    seen = set()
+    for where, rec in read_records(path):
+        idx = field(path, where, rec, "idx")
+        if idx in seen:
+            raise DataError(path, where, "idx", f"duplicate idx {idx!r}")
+        seen.add(idx)
+        question = field(path, where, rec, "question")
+        code = field(path, where, rec, "code", list)
+        n = len(code)
+        for k, c in enumerate(code):
+            if not isinstance(c, str) or not c.strip():
+                raise DataError(path, where, f"code[{k}]", "expected a non-empty solution string")
+        preds = field(path, where, rec, "pred", list, nonempty=False)
+        if len(preds) != n or not all(isinstance(p, str) for p in preds):
+            raise DataError(path, where, "pred", f"expected {n} strings, one per sample in `code`")
+        score = field(path, where, rec, "score", list)
+        if len(score) != n or not all(isinstance(s, bool) for s in score):
+            raise DataError(path, where, "score", f"expected {n} booleans, one per sample in `code`")
+        rewards = _reward_scores(path, where, rec, n)
+        gt = str(rec["gt"]) if rec.get("gt") is not None else None
+        problem = problems.get(idx)
+        if problem is None:
+            if not first:
+                raise DataError(path, where, "idx", f"idx {idx!r} is not in the first file; "
+                                "per-seed files must hold the same problems")
+            problem = problems[idx] = _Problem(idx, question, gt, rec.get("level"), f"{path}, {where}")
+        elif question != problem.question:
+            raise DataError(path, where, "question", f"differs from the question of idx {idx!r} at {problem.first}")
+        elif gt != problem.gt:
+            raise DataError(path, where, "gt", f"{gt!r} differs from {problem.gt!r} at {problem.first}")
+        # Reward scores for some samples of a problem but not others would misalign them.
+        if problem.has_scores is None:
+            problem.has_scores = rewards is not None
+        elif problem.has_scores != (rewards is not None):
+            raise DataError(path, where, "pred_score", f"present for some samples of idx {idx!r} but not others")
+        problem.solutions += code
+        problem.preds += preds
+        problem.correct += score
+        problem.scores += rewards or []
+    return seen
+
+
+def read_qwen_math(paths, *, limit: int | None = None) -> list[CandidateSet]:
+    """Candidate sets from one file or several (a list of paths or a glob), joined on ``idx``.
+
+    Every file must hold the same problems; a problem's candidates are its samples in file
+    order. ``answers`` are the ``pred`` strings, ``scores`` the flattened ``pred_score`` where
+    the files have it, and ``extra`` keeps ``gt`` and ``level``.
+    """
+    files = expand_paths(paths)
+    problems: dict[str, _Problem] = {}  # in the first file's order
+    for n, f in enumerate(files):
+        seen = _read_file(f, problems, first=n == 0)
+        missing = [i for i in problems if i not in seen]
+        if missing:
+            raise DataError(f, None, "idx", f"{len(missing)} problems of {files[0]} are missing here "
+                            f"(first idx {missing[0]!r}); per-seed files must hold the same problems")
+    sets = []
+    order = list(problems)
+    for idx in order[:limit] if limit is not None else order:
+        p = problems[idx]
+        sets.append(CandidateSet(id=idx, prompt=p.question, candidates=p.solutions, correct=p.correct,
+                                 answers=p.preds, scores=p.scores if p.has_scores else None,
+                                 extra={"gt": p.gt, "level": p.level}))
+    return sets
+
+
+@register_candidates("qwen-math", "qwen25-math", "math-eval")
+def qwen_math_candidates(*, path, limit: int | None = None) -> list[CandidateSet]:
+    """``path``: a file, a glob such as ``"runs/seed*.jsonl"``, or a list of files."""
+    return read_qwen_math(path, limit=limit)
