@@ -28,6 +28,8 @@ _names_before = set(globals())
 # %% tags=["parameters"]
 dataset = "demo"
 round = 1  # PPE conflict-pair round, 1-5; shadows the builtin on purpose (researchers type `-p round 4`)
+data_path = None
+pairs_file = None
 seed = 0
 model = None
 backend = "hf"
@@ -68,7 +70,9 @@ print("run folder:", run.path)
 # ## Data
 
 # %%
-load_options = {"round": P["round"]} if P["round"] != 1 else {}
+# Only the options a run sets are passed, so a dataset without rounds or files is not offered them.
+load_options = {"round": P["round"], "path": P["data_path"], "pairs_file": P["pairs_file"]}
+load_options = {k: v for k, v in load_options.items() if v is not None and (k, v) != ("round", 1)}
 pairs = load_pairs(P["dataset"], **load_options)
 if P["limit"] is not None:
     pairs = pairs[: P["limit"]]
@@ -105,6 +109,8 @@ print("completions:", judge.counts)
 M = metrics.metrics(results, P["unparseable"], seed=P["seed"])
 table = metrics.by_subset(results, P["unparseable"], seed=P["seed"])
 display(table[["accuracy", "ci_low", "ci_high", "n", "undecided", "unparseable", "cut_off"]].round(3))
+if "sections" in M:
+    display(pd.Series(M["sections"], name="RewardBench section").round(4).to_frame())
 if "position_consistency" in M:
     print("position consistency:", M["position_consistency"], f"over {M['pairs_compared']} pairs")
 if "voting_curve" in M:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from rrmlib.rewardbench import SECTION_OF, rewardbench_sections  # contract: rrmlib.metrics.rewardbench_sections
+
 POLICIES = ("tie", "wrong", "exclude")
 
 
@@ -124,6 +126,9 @@ def metrics(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0) -> dic
     out = summarize(results, policy, seed=seed)
     out["policy"] = policy
     out["subsets"] = {k: v for k, v in by_subset(results, policy, seed=seed).drop(index="all").to_dict("index").items()}
+    scored = {k: v["accuracy"] for k, v in out["subsets"].items() if v["accuracy"] is not None}
+    if scored and set(out["subsets"]) <= set(SECTION_OF):
+        out["sections"] = rewardbench_sections(scored)  # RewardBench: the leaderboard's four numbers
     orders = sorted(results["order"].unique())
     if len(orders) > 1:
         out["by_order"] = {o: summarize(results, policy, seed=seed, order=o) for o in orders}
@@ -133,4 +138,3 @@ def metrics(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0) -> dic
     ties = results.drop_duplicates("pair_id")["tie"]
     out["human_ties_excluded"] = int(ties.sum())
     return out
-from rrmlib.rewardbench import rewardbench_sections  # noqa: E402,F401  (the contract name)

@@ -42,6 +42,8 @@ SPECS: dict[str, dict[str, Param]] = {
     "pairwise": {
         "dataset": _p("demo", str, "registered dataset name or a local file"),
         "round": _p(1, int, "conflict-pair round (PPE sets: 1-5)"),
+        "data_path": _p(None, str, "local copy of a hub dataset (parquet/jsonl/json), passed as path="),
+        "pairs_file": _p(None, str, "PPE: conflict-pair file (e.g. the paper's); None = the seeded builder's draw"),
         "limit": _p(None, int, "judge only the first N pairs"),
         "order": _p("shuffle", str, "how the two answers are shown", ("shuffle", "both", "fixed")),
         "votes": _p(1, int, "samples per shown order; the majority decides"),

@@ -93,3 +93,12 @@ def test_subset_table_in_metrics():
     assert set(m["subsets"]) == {"a", "b"}
     assert m["subsets"]["a"]["accuracy"] == pytest.approx(0.5)
     assert m["subsets"]["b"]["accuracy"] == pytest.approx(0.75)
+
+
+def test_rewardbench_sections_reported_for_rewardbench_subsets():
+    r = rows({"x1": [(CF, 0, "chosen")], "x2": [(CF, 0, "rejected")]})
+    r["subset"] = ["hep-go", "math-prm"]
+    m = metrics(r.astype({"subset": "string"}), "tie")
+    # Reasoning: math-prm weighs 984, hep-go 164: (0 * 984 + 1 * 164) / 1148
+    assert m["sections"] == {"Reasoning": pytest.approx(164 / 1148)}
+    assert "sections" not in metrics(SINGLE, "tie")

@@ -44,6 +44,11 @@ def test_run_folder_holds_what_the_issue_lists(runs):
     figs = [Path(f) for f in meta["figures"]]
     assert {f.suffix for f in figs} >= {".png", ".pdf"}
     assert all((first.parent / f).exists() for f in figs)
+    # The progress bar reaches the saved notebook as text, with generated and reused counts.
+    nb = json.loads((first / "pairwise.ipynb").read_text())
+    streams = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", [])
+                      if o.get("name") == "stderr")
+    assert "judging" in streams and "6/6" in streams and "generated=6" in streams
 
 
 def test_rerun_reuses_store_and_writes_identical_bytes(runs):
