@@ -1,6 +1,7 @@
 """``rrm``: run the notebooks headless.
 
     rrm run pairwise -f params/demo.yaml -p round 4
+    rrm sweep params/sweeps/ppe-rounds.yaml   # every configuration not yet complete
     rrm params pairwise           # list a notebook's parameters
 """
 from __future__ import annotations
@@ -15,7 +16,11 @@ import yaml
 from rrmlib import params as params_mod
 from rrmlib.runs import run_id
 
-NOTEBOOKS = Path("notebooks")
+def notebooks_dir() -> Path:
+    """``notebooks/`` under the working directory, else beside the installed package (an
+    editable install from a clone), so rrm also runs from another folder."""
+    here = Path("notebooks")
+    return here if here.is_dir() else Path(__file__).resolve().parents[1] / "notebooks"
 
 
 def parse_value(text: str):
@@ -50,7 +55,7 @@ def notebook_source(notebook: str):
     """The notebook to execute, read from its paired ``.py`` (the reviewed source of truth)."""
     import jupytext
 
-    py = NOTEBOOKS / f"{notebook}.py"
+    py = notebooks_dir() / f"{notebook}.py"
     if not py.exists():
         raise SystemExit(f"no notebook {py}; run rrm from the project root")
     nb = jupytext.read(py)
@@ -69,6 +74,60 @@ def execute(notebook: str, p: dict, *, out_dir: str | None = None) -> Path:
     papermill.execute_notebook(notebook_source(notebook), str(output), parameters=p, kernel_name="python3",
                                progress_bar=False, log_output=False)
     return output
+
+
+def sweep_configs(path) -> list[tuple[str, dict]]:
+    """``(notebook, parameters)`` for every configuration a sweep file lists.
+
+    A sweep file names a ``notebook``, optional base parameter ``files`` and ``parameters``,
+    then a ``grid`` (every combination of its lists) and/or ``runs`` (a list of mappings)."""
+    import itertools
+
+    with open(path) as fh:
+        spec = yaml.safe_load(fh) or {}
+    unknown = set(spec) - {"notebook", "files", "parameters", "grid", "runs"}
+    if unknown:
+        raise params_mod.ParameterError(f"{path}: unknown key(s) {sorted(unknown)}")
+    notebook = spec.get("notebook")
+    if notebook not in params_mod.SPECS:
+        raise params_mod.ParameterError(f"{path}: 'notebook' must be one of {sorted(params_mod.SPECS)}, got {notebook!r}")
+    base = {}
+    for f in spec.get("files", []):
+        with open(f) as fh:
+            base.update(yaml.safe_load(fh) or {})
+    base.update(spec.get("parameters") or {})
+    grid = spec.get("grid") or {}
+    combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())] if grid else []
+    variants = combos + list(spec.get("runs") or [])
+    configs = []
+    for variant in variants or [{}]:
+        given = {**base, **variant}
+        params_mod.check_names(notebook, given)
+        configs.append((notebook, params_mod.check(notebook, given)))
+    return configs
+
+
+def sweep(path) -> int:
+    """Run each configuration of a sweep whose run folder is not complete; 0 when all succeed."""
+    import papermill
+
+    configs = sweep_configs(path)
+    failed = skipped = 0
+    for n, (notebook, p) in enumerate(configs, 1):
+        out_dir = Path(p.get("out_dir") or Path("runs") / run_id(notebook, p))
+        label = f"[{n}/{len(configs)}] {out_dir}"
+        if (out_dir / "meta.json").exists():  # written last: the run finished
+            skipped += 1
+            print(f"{label}: complete, skipped")
+            continue
+        print(f"{label}: running", flush=True)
+        try:
+            execute(notebook, p, out_dir=str(out_dir))
+        except papermill.PapermillExecutionError as e:
+            failed += 1
+            print(f"{label}: FAILED in cell {e.exec_count}: {e.ename}: {e.evalue}", file=sys.stderr)
+    print(f"sweep: {len(configs) - skipped - failed} run, {skipped} already complete, {failed} failed")
+    return 1 if failed else 0
 
 
 def print_summary(out_dir: Path) -> None:
@@ -91,6 +150,8 @@ def main(argv=None) -> int:
     run.add_argument("notebook", choices=sorted(params_mod.SPECS))
     run.add_argument("-f", "--parameters-file", action="append", default=[], metavar="YAML")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    sw = sub.add_parser("sweep", help="run every configuration of a sweep file that is not yet complete")
+    sw.add_argument("file")
     show = sub.add_parser("params", help="list a notebook's parameters")
     show.add_argument("notebook", choices=sorted(params_mod.SPECS))
     args = ap.parse_args(argv)
@@ -100,6 +161,13 @@ def main(argv=None) -> int:
             choices = f" {list(p.choices)}" if p.choices else ""
             print(f"{name:<16}{p.default!r:<24}{p.help}{choices}")
         return 0
+
+    if args.command == "sweep":
+        try:
+            return sweep(args.file)
+        except params_mod.ParameterError as e:
+            print(f"rrm: {e}", file=sys.stderr)
+            return 2
 
     try:
         p = merged_params(args.notebook, args.parameters_file, args.parameter)
