@@ -45,32 +45,62 @@ class HFBackend(Backend):
     name = "hf"
 
     def __init__(self, model: str | None = None, *, device: str = "auto", dtype: str = "auto",
-                 batch_size: int = 16, max_batch_tokens: int | None = None):
+                 batch_size: int = 16, max_batch_tokens: int | str | None = "auto"):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        path, self.model_id, self.revision = models.resolve(model)
+        path, model_id, revision = models.resolve(model)
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(device)
         if dtype == "auto":
-            dtype = "bfloat16" if self.device.type == "cuda" else "float32"
-        self.dtype = getattr(torch, dtype)
-        revision = None if os.path.isdir(path) else self.revision
-        self.tokenizer = AutoTokenizer.from_pretrained(path, revision=revision)
+            dtype = "bfloat16" if torch.device(device).type == "cuda" else "float32"
+        hub_revision = None if os.path.isdir(path) else revision
+        tokenizer = AutoTokenizer.from_pretrained(path, revision=hub_revision)
+        loaded = AutoModelForCausalLM.from_pretrained(path, revision=hub_revision, dtype=getattr(torch, dtype))
+        self._setup(loaded.to(device), tokenizer, model_id=model_id, revision=revision, batch_size=batch_size,
+                    max_batch_tokens=max_batch_tokens)
+
+    @classmethod
+    def from_model(cls, model, tokenizer, *, model_id: str, revision: str = "", batch_size: int = 16,
+                   max_batch_tokens: int | str | None = "auto") -> "HFBackend":
+        """A backend over a model already in memory (on its device, in its dtype)."""
+        self = cls.__new__(cls)
+        self._setup(model, tokenizer, model_id=model_id, revision=revision, batch_size=batch_size,
+                    max_batch_tokens=max_batch_tokens)
+        return self
+
+    def _setup(self, model, tokenizer, *, model_id, revision, batch_size, max_batch_tokens):
+        self.model, self.tokenizer = model.eval(), tokenizer
+        self.model_id, self.revision = model_id, revision
+        self.device, self.dtype = model.device, model.dtype
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(path, revision=revision, dtype=self.dtype)
-        self.model.to(self.device).eval()
         self.batch_size = batch_size
-        # Padding and KV cache scale with batch × longest sequence; cap it so long prompts
-        # get smaller batches instead of running out of memory.
-        self.max_batch_tokens = max_batch_tokens
+        # Padding and the KV cache grow with batch × longest sequence: cap their product so long
+        # prompts and long thoughts get smaller batches instead of running out of memory.
+        self.max_batch_tokens = self._fit_batch_tokens() if max_batch_tokens == "auto" else max_batch_tokens
         eos = self.model.generation_config.eos_token_id
         eos = eos if isinstance(eos, list) else [eos] if eos is not None else []
         self.eos_ids = set(eos) | {self.tokenizer.eos_token_id}
         self._rendered: dict[tuple, str] = {}
+
+    def _fit_batch_tokens(self, share: float = 0.7) -> int | None:
+        """On CUDA, how many tokens of KV cache fit in ``share`` of the free memory (None on the
+        CPU, where the batch size alone bounds the batch)."""
+        import torch
+
+        if self.device.type != "cuda":
+            return None
+        c = self.model.config
+        c = getattr(c, "text_config", c)
+        head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
+        kv_heads = getattr(c, "num_key_value_heads", None) or c.num_attention_heads
+        per_token = 2 * c.num_hidden_layers * kv_heads * head_dim * self.model.dtype.itemsize
+        # Logits over the vocabulary (float32, per sequence) and activations need room too: count
+        # them as a few tokens' worth each, which the share leaves spare.
+        free, _ = torch.cuda.mem_get_info(self.device)
+        return max(1024, int(free * share // per_token))
 
     # -- what the model sees ------------------------------------------------------------
     def prompt_text(self, messages) -> str:
@@ -147,4 +177,4 @@ class HFBackend(Backend):
 
     def describe(self) -> dict:
         return {**super().describe(), "device": str(self.device), "dtype": str(self.dtype).replace("torch.", ""),
-                "batch_size": self.batch_size}
+                "batch_size": self.batch_size, "max_batch_tokens": self.max_batch_tokens}
