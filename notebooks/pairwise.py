@@ -35,6 +35,14 @@ model = None
 backend = "hf"
 device = "auto"
 batch_size = 16
+tensor_parallel_size = 1
+pipeline_parallel_size = 1
+distributed_executor_backend = None
+gpu_memory_utilization = 0.9
+max_model_len = None
+base_url = None
+api_key_env = "OPENAI_API_KEY"
+concurrency = 16
 limit = None
 max_new_tokens = 8192
 temperature = 0.6
@@ -88,10 +96,7 @@ pd.Series([p.subset for p in pairs]).value_counts().rename("pairs").to_frame()
 
 # %%
 sampling = Sampling(temperature=P["temperature"], top_p=P["top_p"], max_new_tokens=P["max_new_tokens"], seed=P["seed"])
-backend_options = {"model": P["model"]}
-if P["backend"] == "hf":
-    backend_options.update(device=P["device"], batch_size=P["batch_size"])
-judge_backend = make_backend(P["backend"], **backend_options)
+judge_backend = make_backend(P["backend"], **rrmlib.params.backend_options(P))
 judge = Judge(judge_backend, JudgmentStore(P["store"]), sampling, reasoning=P["reasoning"], progress=P["progress"])
 print(judge_backend.describe(), "| reasoning judge:", judge.reasoning)
 

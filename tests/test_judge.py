@@ -21,14 +21,8 @@ def tiny_backend(tiny_model_dir):
 
 def fill(judge, plan, text_for):
     """Store ``text_for(pair, swapped, sample)`` as the completion of each planned judgment."""
-    rows = []
-    for p, swap, s in plan:
-        req = judge.request(*showing(p, swap, s))
-        rows.append((judge.key(req), {"model": judge.backend.model_id, "revision": judge.backend.revision,
-                                      "prompt": judge.backend.prompt_text(req.messages),
-                                      "sampling": req.sampling.as_dict(), "sample": s},
-                     Completion(text_for(p, swap, s), 400, 7, "stop")))
-    judge.store.put_many(rows)
+    judge.remember([(judge.request(*showing(p, swap, s)), Completion(text_for(p, swap, s), 400, 7, "stop"))
+                    for p, swap, s in plan])
 
 
 def test_shuffle_is_seeded_and_balanced():

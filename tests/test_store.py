@@ -5,7 +5,7 @@ import pytest
 from rrmlib.backends.base import Completion
 from rrmlib.store import JudgmentStore, completion_key
 
-BASE = dict(model="m", revision="r", prompt="p", sampling={"temperature": 0.6, "top_p": 1.0,
+BASE = dict(backend="hf", model="m", revision="r", prompt="p", sampling={"temperature": 0.6, "top_p": 1.0,
             "max_new_tokens": 8, "seed": 0}, sample=0)
 
 
@@ -14,7 +14,7 @@ def meta(**kw):
 
 
 @pytest.mark.parametrize("change", [
-    {"model": "m2"}, {"revision": "r2"}, {"prompt": "p2"}, {"sample": 1},
+    {"backend": "vllm"}, {"model": "m2"}, {"revision": "r2"}, {"prompt": "p2"}, {"sample": 1},
     {"sampling": {**BASE["sampling"], "temperature": 0.0}},
     {"sampling": {**BASE["sampling"], "seed": 1}},
     {"sampling": {**BASE["sampling"], "max_new_tokens": 9}},
@@ -53,5 +53,5 @@ def test_rows_hold_provenance(tmp_path):
     path = tmp_path / "s.sqlite"
     with JudgmentStore(path) as s:
         s.put_many([("k", meta(), Completion("t", 1, 1, "stop"))])
-    row = sqlite3.connect(path).execute("SELECT model, revision, prompt, sampling, sample FROM completions").fetchone()
-    assert row == ("m", "r", "p", '{"max_new_tokens": 8, "seed": 0, "temperature": 0.6, "top_p": 1.0}', 0)
+    row = sqlite3.connect(path).execute("SELECT backend, model, revision, prompt, sampling, sample FROM completions").fetchone()
+    assert row == ("hf", "m", "r", "p", '{"max_new_tokens": 8, "seed": 0, "temperature": 0.6, "top_p": 1.0}', 0)

@@ -7,6 +7,8 @@ from rrmlib.backends.base import Backend, Completion, Request, Sampling
 
 _BACKENDS = {
     "hf": "rrmlib.backends.hf:HFBackend",
+    "openai": "rrmlib.backends.openai_backend:OpenAIBackend",
+    "vllm": "rrmlib.backends.vllm_backend:VLLMBackend",
 }
 
 

@@ -45,7 +45,7 @@ class HFBackend(Backend):
     name = "hf"
 
     def __init__(self, model: str | None = None, *, device: str = "auto", dtype: str = "auto",
-                 batch_size: int = 16, max_batch_tokens: int | str | None = "auto"):
+                 batch_size: int = 16, max_batch_tokens: int | str | None = "auto", sort_by_length: bool = True):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -58,18 +58,18 @@ class HFBackend(Backend):
         tokenizer = AutoTokenizer.from_pretrained(path, revision=hub_revision)
         loaded = AutoModelForCausalLM.from_pretrained(path, revision=hub_revision, dtype=getattr(torch, dtype))
         self._setup(loaded.to(device), tokenizer, model_id=model_id, revision=revision, batch_size=batch_size,
-                    max_batch_tokens=max_batch_tokens)
+                    max_batch_tokens=max_batch_tokens, sort_by_length=sort_by_length)
 
     @classmethod
     def from_model(cls, model, tokenizer, *, model_id: str, revision: str = "", batch_size: int = 16,
-                   max_batch_tokens: int | str | None = "auto") -> "HFBackend":
+                   max_batch_tokens: int | str | None = "auto", sort_by_length: bool = True) -> "HFBackend":
         """A backend over a model already in memory (on its device, in its dtype)."""
         self = cls.__new__(cls)
         self._setup(model, tokenizer, model_id=model_id, revision=revision, batch_size=batch_size,
-                    max_batch_tokens=max_batch_tokens)
+                    max_batch_tokens=max_batch_tokens, sort_by_length=sort_by_length)
         return self
 
-    def _setup(self, model, tokenizer, *, model_id, revision, batch_size, max_batch_tokens):
+    def _setup(self, model, tokenizer, *, model_id, revision, batch_size, max_batch_tokens, sort_by_length):
         self.model, self.tokenizer = model.eval(), tokenizer
         self.model_id, self.revision = model_id, revision
         self.device, self.dtype = model.device, model.dtype
@@ -84,6 +84,8 @@ class HFBackend(Backend):
         eos = eos if isinstance(eos, list) else [eos] if eos is not None else []
         self.eos_ids = set(eos) | {self.tokenizer.eos_token_id}
         self._rendered: dict[tuple, str] = {}
+        # Sorting by prompt length pads less; off only to measure what it saves (benchmarks/).
+        self.sort_by_length = sort_by_length
 
     def _fit_batch_tokens(self, share: float = 0.7) -> int | None:
         """On CUDA, how many tokens of KV cache fit in ``share`` of the free memory (None on the
@@ -149,7 +151,8 @@ class HFBackend(Backend):
         for i, r in enumerate(requests):
             groups.setdefault(r.sampling, []).append(i)
         for sampling, members in groups.items():
-            members.sort(key=lambda i: (lengths[i], i))
+            if self.sort_by_length:
+                members.sort(key=lambda i: (lengths[i], i))
             for batch in self._batches(members, lengths, sampling.max_new_tokens):
                 enc = self.tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="pt")
                 enc = {k: v.to(self.device) for k, v in enc.items()}

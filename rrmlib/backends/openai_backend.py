@@ -1,0 +1,272 @@
+"""OpenAI-compatible servers (``vllm serve``, SGLang, a hosted API), one or a fleet of them.
+
+The server renders the chat template, so the store key's prompt is the canonical JSON of the
+messages. Each sample index is its own request (``n=1``) with its own seed, so samples are cached
+independently and a resumed run asks only for what is missing.
+
+The requests run on an asyncio loop in a worker thread: the Judge calls ``stream()`` from sync
+code, and inside a notebook a loop is already running (``asyncio.run`` fails there). Completions
+come back through a queue and are handed to the Judge in chunks as they finish.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import queue
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from rrmlib.backends.base import Backend, Completion, Request
+
+log = logging.getLogger(__name__)
+
+# Worth another try, possibly on another server: rate limits, timeouts, overloaded or dying servers.
+RETRY_STATUS = {408, 409, 429}
+
+
+class RequestFailed(RuntimeError):
+    """A request the servers would not complete: a 4xx refusal, or retries used up."""
+
+
+@dataclass
+class _Server:
+    url: str
+    client: Any
+    in_flight: int = 0
+    failures: int = 0  # consecutive; sets how long the server is avoided
+    down_until: float = 0.0
+
+
+def _redact(url: str) -> str:
+    """A URL without any ``user:password@`` part, fit for meta.json and logs."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=host))
+
+
+class OpenAIBackend(Backend):
+    name = "openai"
+
+    def __init__(self, model: str, *, base_url: str | list[str], api_key_env: str | None = "OPENAI_API_KEY",
+                 concurrency: int = 16, timeout: float = 600.0, max_retries: int = 5, backoff: float = 1.0,
+                 backoff_max: float = 30.0, chunk_size: int = 16, flush_seconds: float = 30.0,
+                 revision: str = "", reasoning: bool | None = None, tokenizer: str | None = None):
+        urls = base_url.split(",") if isinstance(base_url, str) else list(base_url)
+        self.base_urls = [u.strip().rstrip("/") for u in urls if u.strip()]
+        if not model:
+            raise ValueError("the openai backend needs `model`: the name the server serves the model under")
+        if not self.base_urls:
+            raise ValueError("the openai backend needs `base_url`, e.g. http://127.0.0.1:8000/v1 "
+                             "(a comma-separated list spreads requests over several servers)")
+        for name, value in [("concurrency", concurrency), ("chunk_size", chunk_size)]:
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        if max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+        self.model_id, self.revision = model, revision
+        self.api_key_env = api_key_env  # the variable's name only: the key never lands on this object
+        self.concurrency, self.timeout, self.max_retries = concurrency, timeout, max_retries
+        self.backoff, self.backoff_max = backoff, backoff_max
+        self.chunk_size, self.flush_seconds = chunk_size, flush_seconds
+        self.reasoning = reasoning
+        self.tokenizer_name, self._tokenizer = tokenizer, None
+        self.stats = {u: {"completed": 0, "failed": 0} for u in self.base_urls}
+        self._turn = 0
+
+    # -- what the Judge asks --------------------------------------------------------------
+    def is_reasoning(self) -> bool | None:
+        return self.reasoning  # a server does not show its template: unknown unless told
+
+    def count_tokens(self, text: str) -> int | None:
+        if self.tokenizer_name is None:
+            return None
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.tokenizer_name)
+        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def describe(self) -> dict:
+        return {**super().describe(), "base_urls": [_redact(u) for u in self.base_urls],
+                "api_key_env": self.api_key_env, "concurrency": self.concurrency, "timeout": self.timeout,
+                "max_retries": self.max_retries, "reasoning": self.reasoning}
+
+    # -- streaming: a worker thread runs the requests, this thread hands out chunks ---------
+    def stream(self, requests: list[Request]):
+        if not requests:
+            return
+        results: queue.SimpleQueue = queue.SimpleQueue()
+        loop = asyncio.new_event_loop()
+        main = loop.create_task(self._run(requests, results.put))
+        done = object()
+
+        def work():
+            try:
+                loop.run_until_complete(main)
+            except BaseException as e:  # noqa: BLE001 - handed to the consuming thread
+                results.put(e)
+            finally:
+                try:  # as asyncio.run does: no stray resolver threads or async generators
+                    loop.run_until_complete(loop.shutdown_asyncgens())
+                    loop.run_until_complete(loop.shutdown_default_executor())
+                finally:
+                    loop.close()
+                    results.put(done)
+
+        thread = threading.Thread(target=work, name="rrm-openai", daemon=True)
+        thread.start()
+        buf: list = []
+        since = 0.0
+        try:
+            while True:
+                # With results in hand, wait no longer than the flush deadline, so a slow
+                # fleet still commits what it has every flush_seconds.
+                wait = None if not buf else max(0.0, since + self.flush_seconds - time.monotonic())
+                try:
+                    item = results.get(timeout=wait)
+                except queue.Empty:
+                    item = None
+                if item is done:
+                    break
+                if isinstance(item, BaseException):
+                    if buf:  # what finished before the failure is kept
+                        yield buf
+                        buf = []
+                    raise item
+                if item is not None:
+                    if not buf:
+                        since = time.monotonic()
+                    buf.append(item)
+                if buf and (len(buf) >= self.chunk_size or time.monotonic() - since >= self.flush_seconds):
+                    yield buf
+                    buf = []
+            if buf:
+                yield buf
+        finally:
+            if thread.is_alive():  # the caller stopped early (error, interrupt): stop the requests
+                try:
+                    loop.call_soon_threadsafe(main.cancel)
+                except RuntimeError:  # the loop closed in between
+                    pass
+                thread.join(timeout=10)
+
+    async def _run(self, requests: list[Request], emit) -> None:
+        import openai
+
+        key = (os.environ.get(self.api_key_env) if self.api_key_env else None) or "EMPTY"
+        # The client's own retries would stay on one server; ours move to another.
+        servers = [_Server(u, openai.AsyncOpenAI(base_url=u, api_key=key, timeout=self.timeout, max_retries=0))
+                   for u in self.base_urls]
+        del key
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def one(i: int, r: Request):
+            async with limit:
+                emit((i, await self._complete(r, servers)))
+
+        tasks = [asyncio.create_task(one(i, r)) for i, r in enumerate(requests)]
+        try:
+            finished, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for t in pending:  # a failure ends the run: stop the others, report the first
+                t.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            for t in finished:
+                if t.exception() is not None:
+                    raise t.exception()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for s in servers:
+                await s.client.close()
+
+    # -- one request, with retries across servers -----------------------------------------
+    def _pick(self, servers: list[_Server], avoid: _Server | None) -> _Server:
+        """Least in flight among servers that have not just failed, rotating ties; a server
+        that failed this request is passed over while there is another."""
+        now = time.monotonic()
+        pool = [s for s in servers if s is not avoid] or servers
+        pool = [s for s in pool if s.down_until <= now] or pool
+        self._turn += 1
+        k = self._turn % len(pool)
+        return min(pool[k:] + pool[:k], key=lambda s: s.in_flight)
+
+    def _delay(self, attempt: int, error: Exception) -> float:
+        delay = min(self.backoff_max, self.backoff * 2 ** attempt) * random.uniform(0.5, 1.0)
+        retry_after = getattr(getattr(error, "response", None), "headers", {}).get("retry-after")
+        try:
+            return max(delay, min(float(retry_after), self.backoff_max)) if retry_after else delay
+        except ValueError:  # an HTTP date: keep our own backoff
+            return delay
+
+    async def _complete(self, r: Request, servers: list[_Server]) -> Completion:
+        import openai
+
+        failed, delay, errors = None, 0.0, []
+        for attempt in range(self.max_retries + 1):
+            s = self._pick(servers, failed)
+            if failed is not None and (s is failed or s.down_until > time.monotonic()):
+                await asyncio.sleep(delay)  # no healthy server to move to: back off first
+            s.in_flight += 1
+            try:
+                resp = await s.client.chat.completions.create(
+                    model=self.model_id, messages=list(r.messages), n=1, seed=r.request_seed(),
+                    temperature=r.sampling.temperature, top_p=r.sampling.top_p,
+                    max_tokens=r.sampling.max_new_tokens)
+            except (openai.APIConnectionError, openai.APIStatusError) as e:  # timeouts are connection errors
+                status = getattr(e, "status_code", None)
+                if status is not None and status not in RETRY_STATUS and status < 500:
+                    raise RequestFailed(self._refusal(s.url, status, e)) from e
+                self.stats[s.url]["failed"] += 1
+                s.failures += 1
+                s.down_until = time.monotonic() + min(self.backoff_max, self.backoff * 2 ** (s.failures - 1))
+                errors.append(f"{_redact(s.url)}: {f'HTTP {status}' if status else type(e).__name__}")
+                failed, delay = s, self._delay(attempt, e)
+                if attempt < self.max_retries:
+                    log.warning("request failed on %s (%s); retry %d of %d", _redact(s.url), errors[-1],
+                                attempt + 1, self.max_retries)
+                continue
+            finally:
+                s.in_flight -= 1
+            s.failures, s.down_until = 0, 0.0
+            self.stats[s.url]["completed"] += 1
+            return _completion(resp)
+        raise RequestFailed(
+            f"a request failed {len(errors)} times (max_retries={self.max_retries}): {'; '.join(errors)}. "
+            f"Are the servers at {', '.join(map(_redact, self.base_urls))} up? Completions already "
+            f"finished are in the store; rerun to resume.")
+
+    def _refusal(self, url: str, status: int, e: Exception) -> str:
+        hint = ""
+        if status in (401, 403):
+            hint = f" Check the key in ${self.api_key_env}." if self.api_key_env else " The server wants a key: set api_key_env."
+        elif status == 404:
+            hint = f" Does it serve a model named {self.model_id!r}? GET {_redact(url)}/models lists what it serves."
+        return f"{_redact(url)} refused the request with HTTP {status}: {getattr(e, 'message', e)}.{hint}"
+
+
+def _completion(resp) -> Completion:
+    if not resp.choices:
+        raise RequestFailed(f"the server answered without choices: {resp!r}")
+    choice = resp.choices[0]
+    msg = choice.message
+    content = msg.content
+    # Reasoning parsers (vLLM's, SGLang's) split the thought from the answer; join them back the
+    # way the model wrote them, so parse_verdict finds the verdict after </think>. A thought that
+    # was cut off has no content, and stays without </think>.
+    thought = getattr(msg, "reasoning_content", None) or getattr(msg, "reasoning", None)
+    if thought:
+        text = thought + ("</think>" + content if content is not None else "")
+    else:
+        text = content or ""
+    usage = resp.usage
+    return Completion(text=text, prompt_tokens=getattr(usage, "prompt_tokens", None),
+                      completion_tokens=getattr(usage, "completion_tokens", None),
+                      finish_reason="length" if choice.finish_reason == "length" else "stop")

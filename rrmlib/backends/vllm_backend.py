@@ -1,0 +1,133 @@
+"""vLLM in-process (``vllm.LLM``) on one GPU, a multi-GPU node, or a Ray cluster.
+
+The whole batch goes to vLLM in one ``generate`` call: its scheduler keeps the GPUs fuller than
+any batching of ours. Results then go to the store in chunks of ``chunk_size``; pass
+``batch_size`` to cut a very large run into several calls, so a crash loses at most one of them.
+
+vLLM is imported, and the engine started, only when something must be generated: prompts are
+rendered with the model's tokenizer from transformers, so a rerun that the store answers in full
+never starts the engine, and importing rrmlib never imports vllm.
+"""
+from __future__ import annotations
+
+import os
+
+from rrmlib import models
+from rrmlib.backends.base import Backend, Completion, Request
+
+
+class VLLMBackend(Backend):
+    name = "vllm"
+
+    def __init__(self, model: str | None = None, *, tensor_parallel_size: int = 1, pipeline_parallel_size: int = 1,
+                 data_parallel_size: int = 1, distributed_executor_backend: str | None = None,
+                 gpu_memory_utilization: float = 0.9, max_model_len: int | None = None,
+                 enable_prefix_caching: bool = True, generation_config: str = "vllm", seed: int = 0,
+                 load_format: str = "auto", chunk_size: int = 256, batch_size: int | None = None,
+                 use_tqdm: bool = True, **engine_kwargs):
+        from transformers import AutoTokenizer, GenerationConfig
+
+        path, self.model_id, self.revision = models.resolve(model)
+        hub_revision = None if os.path.isdir(path) else self.revision
+        if load_format == "dummy":
+            # Random weights: their completions must never be mistaken for the model's.
+            self.revision = f"{self.revision}+dummy-weights"
+        # generation_config="vllm": the model repo's sampling defaults must not override ours.
+        self.engine_args = dict(
+            model=path, revision=hub_revision, tensor_parallel_size=tensor_parallel_size,
+            pipeline_parallel_size=pipeline_parallel_size, data_parallel_size=data_parallel_size,
+            distributed_executor_backend=distributed_executor_backend,
+            gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len,
+            enable_prefix_caching=enable_prefix_caching, generation_config=generation_config, seed=seed,
+            load_format=load_format, **engine_kwargs)
+        self.chunk_size, self.batch_size, self.use_tqdm = chunk_size, batch_size, use_tqdm
+        # The tokenizer vLLM itself would load, so prompt_text is exactly what the engine sees.
+        self.tokenizer = AutoTokenizer.from_pretrained(
+            engine_kwargs.get("tokenizer") or path,
+            revision=engine_kwargs.get("tokenizer_revision") or hub_revision,
+            trust_remote_code=engine_kwargs.get("trust_remote_code", False))
+        # With generation_config="vllm" the repo's generation_config.json is not read, and with
+        # it any extra end-of-turn ids it lists: keep those as stop tokens ourselves.
+        self.stop_ids = {self.tokenizer.eos_token_id} - {None}
+        try:
+            eos = GenerationConfig.from_pretrained(path, revision=hub_revision).eos_token_id
+            self.stop_ids |= set(eos if isinstance(eos, list) else [eos]) - {None}
+        except (OSError, ValueError):  # no generation_config.json
+            pass
+        self._llm = None
+        self._rendered: dict[tuple, str] = {}
+
+    @property
+    def llm(self):
+        """The engine, started on first use (minutes for a large model)."""
+        if self._llm is None:
+            try:
+                from vllm import LLM
+            except ImportError as e:
+                raise ImportError("the vllm backend needs vLLM on a CUDA machine: pip install 'rrm-notebooks[gpu]' "
+                                  "(on a CPU use backend='hf')") from e
+            self._llm = LLM(**self.engine_args)
+        return self._llm
+
+    # -- what the model sees ------------------------------------------------------------
+    def prompt_text(self, messages) -> str:
+        key = tuple((m["role"], m["content"]) for m in messages)
+        if key not in self._rendered:
+            self._rendered[key] = self.tokenizer.apply_chat_template(
+                list(messages), tokenize=False, add_generation_prompt=True)
+        return self._rendered[key]
+
+    def is_reasoning(self) -> bool:
+        """True when the chat template opens ``<think>`` in the generation prompt (as RRM's does)."""
+        msgs = [{"role": "user", "content": "x"}]
+        with_prompt = self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        without = self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=False)
+        return "<think>" in with_prompt[len(without):]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    # -- generation ---------------------------------------------------------------------
+    def stream(self, requests: list[Request]):
+        if not requests:
+            return
+        llm = self.llm  # first: its import error is the one that says how to install vLLM
+        from vllm import SamplingParams
+
+        texts = [self.prompt_text(r.messages) for r in requests]
+        # Token ids, not text: vLLM would tokenize text with special tokens and so put a second
+        # BOS before a template that already starts with one.
+        ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        params = [SamplingParams(n=1, temperature=r.sampling.temperature, top_p=r.sampling.top_p,
+                                 max_tokens=r.sampling.max_new_tokens, seed=r.request_seed(),
+                                 stop_token_ids=sorted(self.stop_ids)) for r in requests]
+        step = self.batch_size or len(requests)
+        for start in range(0, len(requests), step):
+            part = range(start, min(start + step, len(requests)))
+            outputs = llm.generate([{"prompt_token_ids": ids[i]} for i in part], [params[i] for i in part],
+                                        use_tqdm=self.use_tqdm)
+            done = [(i, _completion(o)) for i, o in zip(part, outputs)]  # vLLM keeps the input order
+            for c in range(0, len(done), self.chunk_size):
+                yield done[c:c + self.chunk_size]
+
+    def describe(self) -> dict:
+        # Plain values only: this goes to meta.json.
+        args = {k: v if isinstance(v, (str, int, float, bool, type(None))) else repr(v)
+                for k, v in self.engine_args.items() if k not in ("model", "revision")}
+        try:
+            from importlib.metadata import version
+
+            args["vllm_version"] = version("vllm")
+        except Exception:  # noqa: BLE001 - not installed (yet): describe what we can
+            args["vllm_version"] = None
+        return {**super().describe(), **args}
+
+    def close(self) -> None:
+        self._llm = None  # frees the engine's GPU memory once nothing else holds it
+
+
+def _completion(output) -> Completion:
+    out = output.outputs[0]
+    return Completion(text=out.text, prompt_tokens=len(output.prompt_token_ids),
+                      completion_tokens=len(out.token_ids),
+                      finish_reason="length" if out.finish_reason == "length" else "stop")

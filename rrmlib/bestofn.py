@@ -1,0 +1,337 @@
+"""Best-of-N glue: tournaments over candidate sets, judged by the RRM judge; match records in
+and out; picks scored against the baselines.
+
+The notebooks stay thin: they load candidate sets, build one tournament per set
+(``round_robin``, ``knockout``, ``swiss``), ``play`` them with a ``Judge`` (one judge call per
+driver step, across all questions), and write ``judgments_frame`` / ``matches_table`` rows.
+``read_matches`` reads those records back, or the original RRM evaluation's merged ELO results,
+so that ``elo_accuracy`` re-scores judgments without a judge.
+
+Entrants are candidate indices (0 .. N-1); a tournament is keyed by its candidate set's id.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rrmlib import ratings, selection
+from rrmlib.data import CandidateSet, load_candidates
+from rrmlib.judge import swapped
+from rrmlib.metrics import bootstrap_ci
+from rrmlib.tournament import Ask, Driver, Knockout, RoundRobin, Swiss, load_elo_merged_results, matches_frame
+
+FORMATS = ("round_robin", "knockout", "swiss")
+ORDERS = ("scheduled", "shuffle")
+
+
+# ---------------------------------------------------------------------------------------------
+# Candidate sets and tournaments
+
+
+def load_sets(dataset: str, data_path: str | None = None, limit: int | None = None) -> list[CandidateSet]:
+    """Candidate sets of ``dataset`` (a registered name or a file); ``data_path`` is passed as
+    ``path=`` (a local copy of a hub set, or the file of a ``qwen-math`` source)."""
+    options = {"path": data_path} if data_path is not None else {}
+    sets = load_candidates(dataset, **options)
+    return sets[:limit] if limit is not None else sets
+
+
+def set_seed(seed: int, set_id) -> int:
+    """A per-set seed from a run seed and the set's id (sha256: the same in every process, and
+    independent of which other sets a run holds, so ``limit`` does not change a set's draw)."""
+    return int.from_bytes(hashlib.sha256(f"{seed}\x00{set_id}".encode()).digest()[:4], "big")
+
+
+def round_robin(sets: Iterable[CandidateSet], *, both_orders: bool = False) -> dict:
+    """Set id -> a round robin over the set's candidate indices."""
+    return {s.id: RoundRobin(range(len(s.candidates)), both_orders=both_orders) for s in sets}
+
+
+def knockout(sets: Iterable[CandidateSet], *, shuffle_seed: int | None = None) -> dict:
+    """Set id -> a knockout whose bracket is the candidates' order (as the paper), or with
+    ``shuffle_seed`` a seeded permutation of it, drawn per set (``set_seed``)."""
+    return {s.id: Knockout(range(len(s.candidates)),
+                           shuffle_seed=None if shuffle_seed is None else set_seed(shuffle_seed, s.id))
+            for s in sets}
+
+
+def swiss(sets: Iterable[CandidateSet], *, rounds: int | None = None, seed: int = 0) -> dict:
+    """Set id -> a Swiss tournament (``rounds`` None: ceil(log2 N)); its pairing seed per set."""
+    return {s.id: Swiss(range(len(s.candidates)), rounds=rounds, seed=set_seed(seed, s.id)) for s in sets}
+
+
+# ---------------------------------------------------------------------------------------------
+# Judging matches
+
+
+_JUDGMENT_DTYPES = {
+    "question": "string", "round": "int64", "slot": "int64", "a": "Int64", "b": "Int64", "first": "Int64",
+    "attempt": "int64", "step": "int64", "key": "string", "verdict": "Int64", "winner": "Int64",
+    "prompt_tokens": "Int64", "completion_tokens": "Int64", "think_tokens": "Int64", "cut_off": "bool",
+}
+
+
+def judgments_frame(rows: list[dict]) -> pd.DataFrame:
+    """Judgment rows with fixed dtypes, so results.parquet has one schema whatever the values.
+
+    ``first`` is the entrant shown in slot 1 (``a`` unless the shown order was swapped),
+    ``verdict`` the slot the judge named (1, 2, or missing when unparseable), ``winner`` the
+    entrant that slot holds, ``attempt`` 0 for a first ask and k for the k-th re-ask (it is the
+    judge's sample index), ``step`` the judge call it came from.
+    """
+    return pd.DataFrame(rows, columns=list(_JUDGMENT_DTYPES)).astype(_JUDGMENT_DTYPES)
+
+
+class MatchJudge:
+    """A ``judge_batch`` for ``tournament.Driver``: one ``Judge.judge`` call per driver step.
+
+    Each ask becomes the judge item (question = the set's prompt, slot 1 = match.a's text, slot
+    2 = match.b's text, sample index = the ask's attempt, so a re-ask draws a new sample and is
+    stored under its own key). The verdict's slot is mapped back to the entrant: 1 -> match.a,
+    2 -> match.b, unparseable -> None. With ``order="shuffle"`` each match is instead shown in a
+    seeded order (a coin per (seed, question, a, b), the same for every attempt), so that no
+    candidate is always in the first slot. Every judgment is logged in ``rows``.
+    """
+
+    def __init__(self, judge, sets: Mapping[str, CandidateSet] | Iterable[CandidateSet], *,
+                 order: str = "scheduled", seed: int = 0, desc: str = "judging matches"):
+        if order not in ORDERS:
+            raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
+        self.judge = judge
+        self.sets = dict(sets) if isinstance(sets, Mapping) else {s.id: s for s in sets}
+        self.order, self.seed, self.desc = order, seed, desc
+        self.calls = 0
+        self.rows: list[dict] = []
+
+    def swapped(self, question, match) -> bool:
+        return self.order == "shuffle" and swapped(self.seed, f"{question}\x00{match.a}\x00{match.b}")
+
+    def item(self, ask: Ask) -> tuple[str, str, str, int]:
+        s = self.sets[ask.tournament]
+        first, second = ask.match.a, ask.match.b
+        if self.swapped(ask.tournament, ask.match):
+            first, second = second, first
+        return (s.prompt, s.candidates[first], s.candidates[second], ask.attempt)
+
+    def __call__(self, asks: list[Ask]) -> list:
+        judgments = self.judge.judge([self.item(a) for a in asks], desc=self.desc)
+        self.calls += 1
+        winners = []
+        for ask, j in zip(asks, judgments):
+            m, swap = ask.match, self.swapped(ask.tournament, ask.match)
+            first, second = (m.b, m.a) if swap else (m.a, m.b)
+            winner = None if j.verdict is None else (first if j.verdict == 1 else second)
+            winners.append(winner)
+            self.rows.append({
+                "question": ask.tournament, "round": m.round, "slot": m.slot, "a": m.a, "b": m.b,
+                "first": first, "attempt": ask.attempt, "step": self.calls, "key": j.key, "verdict": j.verdict,
+                "winner": winner, "prompt_tokens": j.prompt_tokens, "completion_tokens": j.completion_tokens,
+                "think_tokens": j.think_tokens, "cut_off": j.cut_off,
+            })
+        return winners
+
+    def frame(self) -> pd.DataFrame:
+        return judgments_frame(self.rows)
+
+
+def play(judge, sets: Iterable[CandidateSet], tournaments: Mapping | Callable, *, order: str = "scheduled",
+         max_retries: int = 1, unparseable: str = "coin", seed: int = 0, desc: str = "judging matches"):
+    """Play one tournament per candidate set with the judge, all sets together.
+
+    ``tournaments``: set id -> tournament (e.g. from ``round_robin(sets)``), or a function of a
+    set returning its tournament. Returns ``(tournaments, judgments, driver)``: the finished
+    tournaments, one row per judgment (``judgments_frame``) and the driver (``steps`` = judge
+    calls, ``asked``, ``undecided``/``coin_flips`` for the matches the policy decided).
+    """
+    sets = list(sets)
+    if callable(tournaments):
+        tournaments = {s.id: tournaments(s) for s in sets}
+    match_judge = MatchJudge(judge, sets, order=order, seed=seed, desc=desc)
+    driver = Driver(tournaments, match_judge, max_retries=max_retries, unparseable=unparseable, seed=seed)
+    driver.run()
+    return tournaments, match_judge.frame(), driver
+
+
+_MATCH_DTYPES = {"question": "string", "a": "Int64", "b": "Int64", "winner": "Int64", "round": "int64",
+                 "decided_by": "string", "coin": "bool", "judgments": "int64", "format": "string"}
+
+
+def matches_table(tournaments: Mapping, driver: Driver | None = None, judgments: pd.DataFrame | None = None, *,
+                  format: str) -> pd.DataFrame:
+    """One row per recorded match: question, a, b, winner (missing: a draw), round, how it was
+    decided (``judge``, ``coin`` or ``draw`` after unparseable verdicts; ``coin`` repeats it as a
+    flag), how many judgments it cost, and the tournament ``format`` (for ``elo_accuracy``)."""
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
+    df = matches_frame(tournaments)
+    policy = {(u.tournament, u.match.a, u.match.b): u.policy for u in (driver.undecided if driver else [])}
+    keys = list(zip(df["question"], df["a"], df["b"]))
+    df["decided_by"] = [policy.get(k, "judge") for k in keys]
+    df["coin"] = df["decided_by"] == "coin"
+    if judgments is not None and len(judgments):
+        cost = judgments.groupby(["question", "a", "b"]).size()
+        cost.index = [(q, int(a), int(b)) for q, a, b in cost.index]
+        df["judgments"] = [int(cost.get(k, 0)) for k in keys]
+    else:
+        df["judgments"] = 1
+    df["format"] = format
+    df["winner"] = df["winner"].astype(object).where(df["winner"].notna(), None)
+    return df[list(_MATCH_DTYPES)].astype(_MATCH_DTYPES)
+
+
+def judgment_metrics(judgments: pd.DataFrame, matches: pd.DataFrame, driver: Driver, n_sets: int) -> dict:
+    """What a tournament run spent and how often the judge failed to give a verdict."""
+    n = len(judgments)
+    verdicts = judgments["verdict"].dropna()
+    return {
+        "questions": n_sets,
+        "matches": len(matches),
+        "judgments": n,
+        "judgments_per_question": n / n_sets if n_sets else None,
+        "judge_calls": driver.steps,
+        "reasks": int((judgments["attempt"] > 0).sum()),
+        "unparseable": float(judgments["verdict"].isna().mean()) if n else None,
+        "cut_off": float(judgments["cut_off"].mean()) if n else None,
+        "slot1_share": float((verdicts == 1).mean()) if len(verdicts) else None,  # position bias
+        "coin_flips": len(driver.coin_flips),
+        "draws": int(sum(u.policy == "draw" for u in driver.undecided)),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Replaying the paper's knockout records
+
+
+def replay_judgments(tournaments: Mapping) -> pd.DataFrame:
+    """Judgment rows for tournaments played from recorded outcomes (``tournament.replay``):
+    one per match, shown in match order, no completion behind it."""
+    df = matches_frame(tournaments)
+    slots = [m.slot for _, t in tournaments.items() for m in sorted(t._results, key=lambda m: m.key)]
+    rows = [{"question": q, "round": r, "slot": s, "a": a, "b": b, "first": a, "attempt": 0, "step": r,
+             "key": None, "verdict": 1 if w == a else 2, "winner": w, "prompt_tokens": None,
+             "completion_tokens": None, "think_tokens": None, "cut_off": False}
+            for (q, a, b, w, r), s in zip(df.itertuples(index=False), slots)]
+    out = judgments_frame(rows)
+    out["question"] = out["question"].astype(str).astype("string")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Match records in, picks and accuracy out
+
+
+def read_matches(path) -> pd.DataFrame:
+    """Match records as (question, a, b, winner, judgments, format): an ``elo_rival`` or
+    ``knockout`` run's ``matches.parquet`` (or its run folder), or the original RRM
+    evaluation's merged ELO results (``{rival: {"details": [...]}}`` JSON; each match one
+    judgment, round robin). ``question`` is a string (a candidate set's id), entrants ints, and
+    a draw's winner None (what ``rrmlib.ratings`` expects)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "matches.parquet"
+    if not path.exists():
+        raise FileNotFoundError(f"no match records at {path}")
+    if path.suffix == ".json":
+        df = load_elo_merged_results(path)
+        df["judgments"] = 1
+        df["format"] = "round_robin"
+    else:
+        df = pd.read_parquet(path)
+        missing = [c for c in ("question", "a", "b", "winner") if c not in df.columns]
+        if missing:
+            raise ValueError(f"{path}: match records need columns question, a, b, winner; missing {missing}")
+        if "judgments" not in df.columns:
+            df["judgments"] = 1
+        if "format" not in df.columns:
+            df["format"] = "round_robin"
+    out = pd.DataFrame({"question": df["question"].astype(str), "a": df["a"].astype(int), "b": df["b"].astype(int),
+                        "winner": [None if pd.isna(w) else int(w) for w in df["winner"]],
+                        "judgments": df["judgments"].astype(int), "format": df["format"].astype(str)})
+    formats = set(out["format"])
+    if len(formats) > 1:
+        raise ValueError(f"{path}: mixed tournament formats {sorted(formats)}")
+    out.attrs["source"] = str(path)
+    return out
+
+
+def read_picks(matches_path) -> pd.DataFrame | None:
+    """A run's ``picks.parquet`` (question, pick) beside its matches file, if it wrote one."""
+    path = Path(matches_path)
+    folder = path if path.is_dir() else path.parent
+    picks = folder / "picks.parquet"
+    if not picks.exists() or path.suffix == ".json":
+        return None
+    df = pd.read_parquet(picks)
+    return df.assign(question=df["question"].astype(str))
+
+
+def rating_picks(matches: pd.DataFrame, *, k: float = 4.0, initial: float = 1000.0, scale: float = 400.0,
+                 base: float = 10.0, order_seed: int | None = 0, prior: float = 1.0) -> tuple[dict, dict, dict]:
+    """ELO and Bradley-Terry over each question's matches: ``(elo picks, bt picks, ratings)``
+    where ``ratings`` holds both (question, entrant, rating) tables."""
+    elo = ratings.elo_by_group(matches, "question", k=k, initial=initial, scale=scale, base=base,
+                               order_seed=order_seed)
+    bt = ratings.bradley_terry_by_group(matches, "question", prior=prior, initial=initial, scale=scale, base=base)
+    return selection.pick_by_rating(elo), selection.pick_by_rating(bt), {"elo": elo, "bradley_terry": bt}
+
+
+def baseline_picks(sets: list[CandidateSet], seed: int = 0) -> dict[str, dict]:
+    """The baselines' picks under the names ``selection.accuracy_table`` gives them."""
+    out = {f"random (seed {seed})": selection.pick_random(sets, seed)}
+    for name, picks in (("majority vote", selection.pick_majority(sets)), ("scalar score", selection.pick_by_score(sets))):
+        if picks:
+            out[name] = picks
+    out["oracle (any correct)"] = selection.pick_oracle(sets)
+    return out
+
+
+def accuracy_table(sets: list[CandidateSet], picks: Mapping[str, Mapping], judgments: Mapping[str, int], *,
+                   seed: int = 0, bootstrap: int = 1000) -> pd.DataFrame:
+    """``selection.accuracy_table`` (methods, then baselines) with ``judgments_per_question``
+    and a percentile-bootstrap 95% interval over questions (``ci_low``/``ci_high``; missing for
+    the exact random expectation, or with ``bootstrap`` = 0)."""
+    table = selection.accuracy_table(sets, picks, judgments=judgments, baselines=True, seed=seed)
+    n_sets = len(sets)
+    table["judgments_per_question"] = table["judgments"] / n_sets if n_sets else np.nan
+    by_id = {s.id: s for s in sets}
+    every = {**picks, **baseline_picks(sets, seed)}
+    lows, highs = [], []
+    for method in table["method"]:
+        p = every.get(method)
+        if p is None or not bootstrap:
+            lows.append(np.nan)
+            highs.append(np.nan)
+            continue
+        hits = [float(by_id[q].correct[int(i)]) for q, i in p.items()]
+        lo, hi = bootstrap_ci(hits, seed=seed, n_boot=bootstrap)
+        lows.append(lo)
+        highs.append(hi)
+    table["ci_low"], table["ci_high"] = lows, highs
+    return table
+
+
+def restrict(sets: list[CandidateSet], questions: Iterable) -> list[CandidateSet]:
+    """The sets whose ids are in ``questions`` (in the sets' order); a question without a set
+    raises, naming it."""
+    wanted = {str(q) for q in questions}
+    by_id = {s.id: s for s in sets}
+    unknown = sorted(wanted - set(by_id))
+    if unknown:
+        raise KeyError(f"{len(unknown)} question(s) of the match records have no candidate set "
+                       f"(e.g. {unknown[:5]}): the records belong to another dataset")
+    return [s for s in sets if s.id in wanted]
+
+
+def check_entrants(sets: list[CandidateSet], matches: pd.DataFrame) -> None:
+    """Every entrant of the records indexes a candidate of its question's set."""
+    size = {s.id: len(s.candidates) for s in sets}
+    n = matches["question"].map(size)
+    bad = (matches["a"] >= n) | (matches["b"] >= n) | (matches["a"] < 0) | (matches["b"] < 0)
+    if bad.any():
+        row = matches[bad].iloc[0]
+        raise IndexError(f"question {row['question']!r}: match {row['a']} vs {row['b']} but the set has "
+                         f"{size[row['question']]} candidates: the records belong to another dataset")

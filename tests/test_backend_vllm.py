@@ -1,0 +1,173 @@
+"""The vllm backend's glue. vLLM cannot be installed on these machines (CUDA only), so these tests
+inject a TEST DOUBLE of the `vllm` module (`LLM` and `SamplingParams`, recording what they are
+given) through `sys.modules`, over a real tokenizer (the tiny model's). They check what we send
+to vLLM and what we make of its answers; they do not run vLLM itself."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import types
+from types import SimpleNamespace
+
+import pytest
+
+from rrmlib.backends import Request, Sampling, make_backend
+from rrmlib.backends.base import as_messages
+from rrmlib.data import load_pairs
+from rrmlib.judge import Judge
+from rrmlib.prompts import rrm_messages
+from rrmlib.store import JudgmentStore
+
+
+class FakeSamplingParams:
+    def __init__(self, **kwargs):
+        self.__dict__.update(kwargs)
+
+
+class FakeLLM:
+    """Records its constructor arguments and each generate call; answers each prompt with a text
+    naming the request's seed, and a token count that reaches max_tokens for some prompts."""
+
+    instances: list = []
+
+    def __init__(self, **kwargs):
+        self.kwargs, self.calls = kwargs, []
+        FakeLLM.instances.append(self)
+
+    def generate(self, prompts, sampling_params, use_tqdm=True):
+        self.calls.append((prompts, sampling_params, use_tqdm))
+        outs = []
+        for p, sp in zip(prompts, sampling_params, strict=True):
+            n = min(sp.max_tokens, 2 + len(p["prompt_token_ids"]) % 7)
+            outs.append(SimpleNamespace(prompt_token_ids=list(p["prompt_token_ids"]), outputs=[SimpleNamespace(
+                text=f"seed={sp.seed} \\boxed{{Assistant 1}}", token_ids=list(range(n)),
+                finish_reason="length" if n == sp.max_tokens else "stop")]))
+        return outs
+
+
+@pytest.fixture
+def fake_vllm(monkeypatch):
+    module = types.ModuleType("vllm")
+    module.LLM, module.SamplingParams = FakeLLM, FakeSamplingParams
+    monkeypatch.setitem(sys.modules, "vllm", module)
+    FakeLLM.instances = []
+    return module
+
+
+def requests(n: int, sampling: Sampling) -> list[Request]:
+    return [Request(as_messages(rrm_messages("q" + " word" * (i % 9), f"answer {i}", "b")), sampling, i % 3)
+            for i in range(n)]
+
+
+def test_engine_arguments_pass_through_and_engine_starts_lazily(fake_vllm, tiny_model_dir):
+    backend = make_backend("vllm", model=str(tiny_model_dir), tensor_parallel_size=4, pipeline_parallel_size=2,
+                           data_parallel_size=1, distributed_executor_backend="ray", gpu_memory_utilization=0.8,
+                           max_model_len=4096, enable_prefix_caching=False, seed=7, load_format="auto",
+                           dtype="bfloat16", enforce_eager=True)
+    backend.prompt_text(rrm_messages("q", "a", "b"))
+    assert FakeLLM.instances == []  # rendering needs no engine
+    backend.generate(requests(2, Sampling(max_new_tokens=5)))
+    [llm] = FakeLLM.instances
+    assert llm.kwargs == {
+        "model": str(tiny_model_dir.resolve()), "revision": None, "tensor_parallel_size": 4,
+        "pipeline_parallel_size": 2, "data_parallel_size": 1, "distributed_executor_backend": "ray",
+        "gpu_memory_utilization": 0.8, "max_model_len": 4096, "enable_prefix_caching": False,
+        "generation_config": "vllm", "seed": 7, "load_format": "auto", "dtype": "bfloat16", "enforce_eager": True}
+    meta = backend.describe()
+    json.dumps(meta)
+    assert meta["backend"] == "vllm" and meta["tensor_parallel_size"] == 4 and meta["generation_config"] == "vllm"
+
+
+def test_one_generate_call_results_chunked_in_callers_order(fake_vllm, tiny_model_dir):
+    backend = make_backend("vllm", model=str(tiny_model_dir), chunk_size=16, use_tqdm=False)
+    sampling = Sampling(temperature=0.7, top_p=0.95, max_new_tokens=6, seed=3)
+    reqs = requests(40, sampling)
+    chunks = list(backend.stream(reqs))
+    [llm] = FakeLLM.instances
+    [(prompts, params, use_tqdm)] = llm.calls
+    assert [len(c) for c in chunks] == [16, 16, 8] and use_tqdm is False
+    assert [i for c in chunks for i, _ in c] == list(range(40))
+    for r, p, sp in zip(reqs, prompts, params):
+        text = backend.prompt_text(r.messages)
+        assert p["prompt_token_ids"] == backend.tokenizer(text, add_special_tokens=False)["input_ids"]
+        assert (sp.n, sp.temperature, sp.top_p, sp.max_tokens, sp.seed) == (1, 0.7, 0.95, 6, r.request_seed())
+        assert backend.tokenizer.eos_token_id in sp.stop_token_ids
+    assert len({sp.seed for sp in params}) == 40  # a seed per request, not one per batch
+    for (i, c) in (pair for chunk in chunks for pair in chunk):
+        n_prompt = len(prompts[i]["prompt_token_ids"])
+        assert c.text == f"seed={reqs[i].request_seed()} \\boxed{{Assistant 1}}"
+        assert (c.prompt_tokens, c.completion_tokens) == (n_prompt, min(6, 2 + n_prompt % 7))
+        assert c.finish_reason == ("length" if c.completion_tokens == 6 else "stop")
+    assert {c.finish_reason for chunk in chunks for _, c in chunk} == {"length", "stop"}
+
+
+def test_batch_size_splits_generate_calls(fake_vllm, tiny_model_dir):
+    backend = make_backend("vllm", model=str(tiny_model_dir), chunk_size=4, batch_size=10, use_tqdm=False)
+    out = backend.generate(requests(25, Sampling(max_new_tokens=6)))
+    assert [len(call[0]) for call in FakeLLM.instances[0].calls] == [10, 10, 5]
+    assert [c.text for c in out] == [f"seed={r.request_seed()} \\boxed{{Assistant 1}}"
+                                     for r in requests(25, Sampling(max_new_tokens=6))]
+
+
+def test_judge_run_and_rerun_that_never_starts_the_engine(fake_vllm, tiny_model_dir, tmp_path):
+    pairs = load_pairs("demo", limit=5)
+    store = JudgmentStore(tmp_path / "store.sqlite")
+    sampling = Sampling(max_new_tokens=6)
+    judge = Judge(make_backend("vllm", model=str(tiny_model_dir), use_tqdm=False), store, sampling, progress=False)
+    first = judge.judge_pairs(pairs, order="both")
+    assert judge.counts == {"generated": 10, "reused": 0} and len(store) == 10
+    assert first["verdict"].tolist() == [1] * 10  # reasoning=False: the tiny template has no <think>
+    again = Judge(make_backend("vllm", model=str(tiny_model_dir)), store, sampling, progress=False)
+    assert again.judge_pairs(pairs, order="both").equals(first)
+    assert again.counts == {"generated": 0, "reused": 10} and len(FakeLLM.instances) == 1
+
+
+def test_dummy_weights_get_their_own_revision(fake_vllm, tiny_model_dir):
+    real = make_backend("vllm", model=str(tiny_model_dir))
+    dummy = make_backend("vllm", model=str(tiny_model_dir), load_format="dummy")
+    assert dummy.model_id == real.model_id and dummy.revision == real.revision + "+dummy-weights"
+
+
+def test_reasoning_template_detected(fake_vllm, tiny_model_dir, tmp_path):
+    import shutil
+
+    folder = tmp_path / "thinker"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / "chat_template.jinja").write_text(
+        "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}"
+        "{% if add_generation_prompt %}<|assistant|><think>\n{% endif %}")
+    assert make_backend("vllm", model=str(folder)).is_reasoning() is True
+    assert make_backend("vllm", model=str(tiny_model_dir)).is_reasoning() is False
+
+
+def test_missing_vllm_says_how_to_get_it(tiny_model_dir, monkeypatch):
+    monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm -> ImportError
+    backend = make_backend("vllm", model=str(tiny_model_dir))
+    with pytest.raises(ImportError, match=r"rrm-notebooks\[gpu\]"):
+        backend.generate(requests(1, Sampling(max_new_tokens=4)))
+
+
+def test_cpu_paths_never_import_vllm():
+    code = ("import sys, rrmlib, rrmlib.backends, rrmlib.judge, rrmlib.backends.vllm_backend, "
+            "rrmlib.backends.openai_backend; assert 'vllm' not in sys.modules, 'vllm was imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_gpu_smoke_script_runs_on_the_double(fake_vllm, tiny_model_dir, tmp_path):
+    """benchmarks/gpu_smoke.py end to end on the vLLM test double (with --allow-cpu), so the
+    script does not rot between GPU sessions; its numbers here mean nothing."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_smoke.py"
+    spec = importlib.util.spec_from_file_location("gpu_smoke", path)
+    smoke = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(smoke)
+    out = tmp_path / "smoke.json"
+    result = smoke.main(["--model", str(tiny_model_dir), "--n", "30", "--max-new-tokens", "6", "--allow-cpu",
+                         "--json", str(out)])
+    assert result["generated"] == 30 and result["reused"] == 0 and result["unparseable_rate"] == 0.0
+    assert json.loads(out.read_text())["n"] == 30
+    [(prompts, _, _)] = FakeLLM.instances[0].calls
+    assert len(prompts) == 30
