@@ -60,6 +60,15 @@ def converted_default() -> tuple[Path, str]:
     target = cache_dir() / f"SmolLM2-135M-Instruct-{digest}"
     if (target / "config.json").exists():
         return target, digest
+    convert_gguf(gguf, target, digest)
+    return target, digest
+
+
+def convert_gguf(gguf: Path, target: Path, digest: str = ""):
+    """Dequantize ``gguf`` into a transformers folder ``target``; returns the loaded model.
+
+    Writes to a temporary folder and renames it, so two processes racing to convert never leave
+    a half-written folder."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -88,7 +97,7 @@ def converted_default() -> tuple[Path, str]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return target, digest
+    return model
 
 
 def folder_fingerprint(folder: Path) -> str:

@@ -225,7 +225,10 @@ class Swiss(_Tournament):
 
     def _pair(self, ranked: list):
         had_bye = {e for _, e in self.byes}
-        candidates = [e for e in reversed(ranked) if e not in had_bye] if len(ranked) % 2 else [None]
+        # Lowest-ranked first, those without a bye yet before those with one: a field can paint
+        # itself into a corner where only a second bye leaves a pairing without rematches.
+        candidates = ([e for e in reversed(ranked) if e not in had_bye] + [e for e in reversed(ranked) if e in had_bye]
+                      if len(ranked) % 2 else [None])
         self._budget = 200_000  # pairing steps; many rounds over a small field can make it hopeless
         for bye in candidates:  # lowest-ranked first
             pairs = self._pair_all([e for e in ranked if e != bye])

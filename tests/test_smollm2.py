@@ -23,21 +23,25 @@ def test_default_judge_on_two_pairs(tmp_path):
 
 
 def test_conversion_round_trip_gives_same_greedy_tokens(tmp_path, monkeypatch):
-    """Convert the GGUF into a fresh cache, then compare greedy tokens with the GGUF model."""
+    """Convert the GGUF into a fresh folder, then compare greedy tokens of the model loaded from
+    the GGUF with those of the converted copy."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    monkeypatch.setenv("RRM_CACHE", str(tmp_path))
-    path, _ = models.converted_default()
-    assert path.parent == tmp_path and (path / "config.json").exists()
-    assert models.converted_default()[0] == path  # second call reuses the cache
-    gguf = models.default_gguf()
-    tok = AutoTokenizer.from_pretrained(path)
+    target = tmp_path / "converted"
+    from_gguf = models.convert_gguf(models.default_gguf(), target)
+    converted = AutoModelForCausalLM.from_pretrained(target)
+    tok = AutoTokenizer.from_pretrained(target)
     ids = tok.apply_chat_template([{"role": "user", "content": "What is 2 + 2?"}], add_generation_prompt=True,
                                   return_tensors="pt", return_dict=True)
-    outs = []
-    for model in (AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name),
-                  AutoModelForCausalLM.from_pretrained(path)):
-        with torch.inference_mode():
-            outs.append(model.generate(**ids, do_sample=False, max_new_tokens=12).tolist())
+    with torch.inference_mode():
+        outs = [m.generate(**ids, do_sample=False, max_new_tokens=12).tolist() for m in (from_gguf, converted)]
     assert outs[0] == outs[1]
+
+
+def test_default_conversion_is_cached(tmp_path, monkeypatch, smollm2_dir):
+    """The default judge's converted folder lives in the cache and is reused, not rebuilt."""
+    monkeypatch.setenv("RRM_CACHE", str(smollm2_dir.parent))
+    path, digest = models.converted_default()
+    assert path == smollm2_dir and path.name.endswith(digest)
+    assert (path / "config.json").exists() and (path / "rrm_source.json").exists()
