@@ -107,5 +107,31 @@ class Backend(ABC):
         pass
 
 
+class RendersChatTemplate:
+    """For backends that render the chat template themselves (``hf``, ``vllm``): the store's
+    prompt is then the exact text the model sees. Needs ``self.tokenizer``."""
+
+    tokenizer = None
+
+    def prompt_text(self, messages) -> str:
+        rendered = self.__dict__.setdefault("_rendered", {})
+        key = tuple((m["role"], m["content"]) for m in messages)
+        if key not in rendered:
+            rendered[key] = self.tokenizer.apply_chat_template(list(messages), tokenize=False,
+                                                               add_generation_prompt=True)
+        return rendered[key]
+
+    def is_reasoning(self) -> bool:
+        """True when the chat template opens a ``<think>`` block in the generation prompt (as
+        RRM's does): the completion then starts inside the thought."""
+        msgs = [{"role": "user", "content": "x"}]
+        with_prompt = self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        without = self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=False)
+        return "<think>" in with_prompt[len(without):]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
 def as_messages(messages) -> tuple:
     return tuple({"role": m["role"], "content": m["content"]} for m in messages)

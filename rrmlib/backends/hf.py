@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from rrmlib import models
-from rrmlib.backends.base import Backend, Completion, Request
+from rrmlib.backends.base import Backend, Completion, RendersChatTemplate, Request
 
 
 class _SeededSampler:
@@ -41,7 +41,7 @@ class _SeededSampler:
         return scores + gumbel
 
 
-class HFBackend(Backend):
+class HFBackend(RendersChatTemplate, Backend):
     name = "hf"
 
     def __init__(self, model: str | None = None, *, device: str = "auto", dtype: str = "auto",
@@ -83,7 +83,6 @@ class HFBackend(Backend):
         eos = self.model.generation_config.eos_token_id
         eos = eos if isinstance(eos, list) else [eos] if eos is not None else []
         self.eos_ids = set(eos) | {self.tokenizer.eos_token_id}
-        self._rendered: dict[tuple, str] = {}
         # Sorting by prompt length pads less; off only to measure what it saves (benchmarks/).
         self.sort_by_length = sort_by_length
 
@@ -103,25 +102,6 @@ class HFBackend(Backend):
         # them as a few tokens' worth each, which the share leaves spare.
         free, _ = torch.cuda.mem_get_info(self.device)
         return max(1024, int(free * share // per_token))
-
-    # -- what the model sees ------------------------------------------------------------
-    def prompt_text(self, messages) -> str:
-        key = tuple((m["role"], m["content"]) for m in messages)
-        if key not in self._rendered:
-            self._rendered[key] = self.tokenizer.apply_chat_template(
-                list(messages), tokenize=False, add_generation_prompt=True)
-        return self._rendered[key]
-
-    def is_reasoning(self) -> bool:
-        """True when the chat template opens a ``<think>`` block in the generation prompt (as
-        RRM's does): the completion then starts inside the thought."""
-        msgs = [{"role": "user", "content": "x"}]
-        with_prompt = self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
-        without = self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=False)
-        return "<think>" in with_prompt[len(without):]
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     # -- generation ---------------------------------------------------------------------
     def _batches(self, order: list[int], lengths: list[int], max_new: int):

@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 
 from rrmlib import models
-from rrmlib.backends.base import Backend, Completion, Request
+from rrmlib.backends.base import Backend, Completion, RendersChatTemplate, Request
 
 
-class VLLMBackend(Backend):
+class VLLMBackend(RendersChatTemplate, Backend):
     name = "vllm"
 
     def __init__(self, model: str | None = None, *, tensor_parallel_size: int = 1, pipeline_parallel_size: int = 1,
@@ -55,7 +55,6 @@ class VLLMBackend(Backend):
         except (OSError, ValueError):  # no generation_config.json
             pass
         self._llm = None
-        self._rendered: dict[tuple, str] = {}
 
     @property
     def llm(self):
@@ -68,24 +67,6 @@ class VLLMBackend(Backend):
                                   "(on a CPU use backend='hf')") from e
             self._llm = LLM(**self.engine_args)
         return self._llm
-
-    # -- what the model sees ------------------------------------------------------------
-    def prompt_text(self, messages) -> str:
-        key = tuple((m["role"], m["content"]) for m in messages)
-        if key not in self._rendered:
-            self._rendered[key] = self.tokenizer.apply_chat_template(
-                list(messages), tokenize=False, add_generation_prompt=True)
-        return self._rendered[key]
-
-    def is_reasoning(self) -> bool:
-        """True when the chat template opens ``<think>`` in the generation prompt (as RRM's does)."""
-        msgs = [{"role": "user", "content": "x"}]
-        with_prompt = self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
-        without = self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=False)
-        return "<think>" in with_prompt[len(without):]
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     # -- generation ---------------------------------------------------------------------
     def stream(self, requests: list[Request]):
