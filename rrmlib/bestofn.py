@@ -207,17 +207,14 @@ def judgment_metrics(judgments: pd.DataFrame, matches: pd.DataFrame, driver: Dri
 
 
 def replay_judgments(tournaments: Mapping) -> pd.DataFrame:
-    """Judgment rows for tournaments played from recorded outcomes (``tournament.replay``):
-    one per match, shown in match order, no completion behind it."""
-    df = matches_frame(tournaments)
-    slots = [m.slot for _, t in tournaments.items() for m in sorted(t._results, key=lambda m: m.key)]
-    rows = [{"question": q, "round": r, "slot": s, "a": a, "b": b, "first": a, "attempt": 0, "step": r,
+    """Judgment rows for knockouts played from recorded outcomes (``tournament.replay``): one
+    per match, shown in match order, no completion behind it."""
+    rows = [{"question": str(q), "round": r, "slot": slot, "a": a, "b": b, "first": a, "attempt": 0, "step": r,
              "key": None, "verdict": 1 if w == a else 2, "winner": w, "prompt_tokens": None,
              "completion_tokens": None, "think_tokens": None, "cut_off": False}
-            for (q, a, b, w, r), s in zip(df.itertuples(index=False), slots)]
-    out = judgments_frame(rows)
-    out["question"] = out["question"].astype(str).astype("string")
-    return out
+            for q, t in tournaments.items() for r, played in enumerate(t.rounds, 1)
+            for slot, (a, b, w) in enumerate(played)]
+    return judgments_frame(rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -249,7 +246,8 @@ def read_matches(path) -> pd.DataFrame:
         if "format" not in df.columns:
             df["format"] = "round_robin"
     out = pd.DataFrame({"question": df["question"].astype(str), "a": df["a"].astype(int), "b": df["b"].astype(int),
-                        "winner": [None if pd.isna(w) else int(w) for w in df["winner"]],
+                        "winner": pd.Series([None if pd.isna(w) else int(w) for w in df["winner"]], dtype=object,
+                                            index=df.index),
                         "judgments": df["judgments"].astype(int), "format": df["format"].astype(str)})
     formats = set(out["format"])
     if len(formats) > 1:
@@ -272,7 +270,8 @@ def read_picks(matches_path) -> pd.DataFrame | None:
 def rating_picks(matches: pd.DataFrame, *, k: float = 4.0, initial: float = 1000.0, scale: float = 400.0,
                  base: float = 10.0, order_seed: int | None = 0, prior: float = 1.0) -> tuple[dict, dict, dict]:
     """ELO and Bradley-Terry over each question's matches: ``(elo picks, bt picks, ratings)``
-    where ``ratings`` holds both (question, entrant, rating) tables."""
+    where ``ratings`` holds both (question, entrant, rating) tables. ``matches`` may come from
+    ``read_matches`` or straight from ``matches_table`` (nullable integer columns)."""
     elo = ratings.elo_by_group(matches, "question", k=k, initial=initial, scale=scale, base=base,
                                order_seed=order_seed)
     bt = ratings.bradley_terry_by_group(matches, "question", prior=prior, initial=initial, scale=scale, base=base)

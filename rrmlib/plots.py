@@ -69,7 +69,9 @@ def accuracy_by_subset(table, *, title: str = "", chance: float = 0.5):
 
 def accuracy_vs_judgments(table, *, title: str = ""):
     """Best-of-N accuracy against the judgments spent per question, one point per method
-    (baselines at 0), with 95% intervals where the table has them. ``table`` has ``method``,
+    (baselines at 0), with 95% intervals where the table has them; the oracle's and a random
+    pick's accuracy as dotted lines (the ceiling and the floor). Points that share an x are
+    spread a little sideways so that none hides another. ``table`` has ``method``,
     ``accuracy``, ``judgments_per_question`` and optionally ``ci_low``/``ci_high``
     (``rrmlib.bestofn.accuracy_table``)."""
     import matplotlib.pyplot as plt
@@ -78,20 +80,30 @@ def accuracy_vs_judgments(table, *, title: str = ""):
     fig, ax = plt.subplots(figsize=(5.2, 3.0))
     markers = "osD^vP*Xhp<>"
     t = table.reset_index(drop=True)
+    x = t["judgments_per_question"].astype(float).to_numpy()
+    right = max(float(np.nanmax(x)) if len(t) else 1.0, 1.0)
+    dodge = np.zeros(len(t))
+    for value in np.unique(x[~np.isnan(x)]):
+        same = np.flatnonzero(x == value)
+        dodge[same] = (np.arange(len(same)) - (len(same) - 1) / 2) * 0.012 * right
+    lows = []
     for i, row in t.iterrows():
         acc = float(row["accuracy"])
         if np.isnan(acc):
             continue
-        x = float(row["judgments_per_question"])
         lo, hi = float(row.get("ci_low", np.nan)), float(row.get("ci_high", np.nan))
         err = None if np.isnan(lo) else [[acc - lo], [hi - acc]]
-        ax.errorbar([x], [acc], yerr=err, fmt=markers[i % len(markers)], color=f"C{i % 10}", capsize=3,
-                    ms=6, label=f"{row['method']} ({acc:.3f})")
+        lows.append(acc if np.isnan(lo) else lo)
+        ax.errorbar([x[i] + dodge[i]], [acc], yerr=err, fmt=markers[i % len(markers)], color=f"C{i % 10}",
+                    capsize=3, ms=6, label=f"{row['method']} ({acc:.3f})")
+        name = str(row["method"])
+        if name.startswith("oracle") or name == "random (expected)":
+            ax.axhline(acc, color=f"C{i % 10}", lw=0.8, ls=":", zorder=0)
     ax.set_xlabel("judgments per question")
     ax.set_ylabel("best-of-N accuracy")
-    ax.set_ylim(-0.02, 1.02)
-    right = float(np.nanmax(t["judgments_per_question"].astype(float))) if len(t) else 1.0
-    ax.set_xlim(-0.05 * max(right, 1.0), 1.08 * max(right, 1.0))
+    bottom = max(0.0, (min(lows) if lows else 0.0) - 0.1)
+    ax.set_ylim(np.floor(bottom * 10) / 10, 1.02)
+    ax.set_xlim(-0.06 * right, 1.08 * right)
     if title:
         ax.set_title(title, fontsize="small")
     ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)

@@ -30,7 +30,8 @@ def _outcomes(matches: pd.DataFrame) -> np.ndarray:
     # Plain object arrays compare element by element whatever the columns' dtypes (an Arrow
     # string column against ints would raise instead of answering False).
     a, b, w = (matches[c].to_numpy(dtype=object) for c in ("a", "b", "winner"))
-    draw = pd.isna(w)
+    draw = np.asarray(pd.isna(w), dtype=bool)
+    w = np.where(draw, None, w)  # pd.NA (nullable columns) compares as NA, not False: replace it
     a_won = (w == a) & ~draw
     b_won = (w == b) & ~draw
     bad = ~(draw | a_won | b_won) | (a == b)

@@ -213,3 +213,9 @@ def test_bootstrap_drops_resamples_without_fit():
         ci = ratings.bradley_terry_ci(m, bootstrap=200, seed=0)
     assert 0 < ci.attrs["dropped_resamples"] < 200
     assert ratings.bradley_terry_ci(m, bootstrap=200, seed=0, prior=1.0).attrs["dropped_resamples"] == 0
+
+
+def test_nullable_integer_columns_with_a_draw():
+    m = pd.DataFrame({"a": [0, 1, 0], "b": [1, 2, 2], "winner": [0, None, 2]}).astype("Int64")
+    plain = pd.DataFrame({"a": [0, 1, 0], "b": [1, 2, 2], "winner": [0, None, 2]}, dtype=object)
+    assert ratings.elo(m, k=32).to_dict() == ratings.elo(plain, k=32).to_dict()

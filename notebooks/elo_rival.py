@@ -1,0 +1,145 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # ELO best-of-N, step 1: the round robin
+#
+# For each question, every two of its N candidate answers meet once: the reward reasoning model
+# reads the question and the two answers and names the better one. That is N(N-1)/2 judgments
+# per question (28 for the paper's 8 candidates). This notebook only plays the matches and
+# writes their records; `elo_accuracy` turns them into ratings, picks and accuracy, and can
+# re-score them (or the paper's published judgments) without a GPU.
+#
+# All questions are played together: the round robin's matches of every question go to the
+# judge in one batch. An unparseable verdict is asked again as a new sample (`max_retries`),
+# then decided by a seeded coin (the original evaluation's rule) or recorded as a draw, and
+# every such match is flagged. Each pair is shown once, in a seeded random order, so that no
+# candidate always sits in the first slot (`both_orders=True` shows it both ways instead).
+# Every completion goes to the judgment store: a rerun generates only what is missing.
+
+# %%
+import rrmlib.params
+
+_names_before = set(globals())
+
+# %% tags=["parameters"]
+dataset = "demo"
+data_path = None
+limit = None
+both_orders = False
+max_retries = 1
+unparseable = "coin"
+seed = 0
+model = None
+backend = "hf"
+device = "auto"
+batch_size = 16
+tensor_parallel_size = 1
+pipeline_parallel_size = 1
+distributed_executor_backend = None
+gpu_memory_utilization = 0.9
+max_model_len = None
+base_url = None
+api_key_env = "OPENAI_API_KEY"
+concurrency = 16
+max_new_tokens = 8192
+temperature = 0.6
+top_p = 1.0
+reasoning = None
+store = "runs/judgments.sqlite"
+out_dir = None
+progress = True
+
+# %%
+P = rrmlib.params.check("elo_rival", globals(), names_before=_names_before)
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from IPython.display import display
+
+from rrmlib import bestofn
+from rrmlib.backends import Sampling, make_backend
+from rrmlib.judge import Judge
+from rrmlib.runs import RunDir, run_id
+from rrmlib.store import JudgmentStore
+
+RUN_ID = Path(P["out_dir"]).name if P["out_dir"] else run_id("elo_rival", P)
+run = RunDir(P["out_dir"] or Path("runs") / RUN_ID, "elo_rival", P)
+print("run folder:", run.path)
+
+# %% [markdown]
+# ## Candidate sets
+
+# %%
+sets = bestofn.load_sets(P["dataset"], P["data_path"], P["limit"])
+sizes = pd.Series([len(s.candidates) for s in sets])
+share_correct = pd.Series([float(np.mean(s.correct)) for s in sets])
+print(f"{len(sets)} candidate sets from {P['dataset']!r}; candidates per set: {sizes.min()}-{sizes.max()}")
+print(f"sets with at least one correct candidate: {int((share_correct > 0).sum())}; "
+      f"with correct and incorrect ones (where the judge can matter): {int(((share_correct > 0) & (share_correct < 1)).sum())}")
+
+# %% [markdown]
+# ## Judge
+#
+# Sampling as in the paper unless the parameters say otherwise (temperature 0.6, top-p 1, up to
+# 8192 new tokens). A re-ask of a match uses the next sample index, so it is a new draw with its
+# own place in the store.
+
+# %%
+sampling = Sampling(temperature=P["temperature"], top_p=P["top_p"], max_new_tokens=P["max_new_tokens"], seed=P["seed"])
+judge_backend = make_backend(P["backend"], **rrmlib.params.backend_options(P))
+judge = Judge(judge_backend, JudgmentStore(P["store"]), sampling, reasoning=P["reasoning"], progress=P["progress"])
+print(judge_backend.describe(), "| reasoning judge:", judge.reasoning)
+
+# %% [markdown]
+# ## The round robin
+
+# %%
+tournaments = bestofn.round_robin(sets, both_orders=P["both_orders"])
+tournaments, judgments, driver = bestofn.play(
+    judge, sets, tournaments, order="scheduled" if P["both_orders"] else "shuffle",
+    max_retries=P["max_retries"], unparseable=P["unparseable"], seed=P["seed"], desc="judging matches")
+matches = bestofn.matches_table(tournaments, driver, judgments, format="round_robin")
+print("completions:", judge.counts, "| judge calls:", driver.steps)
+
+# %% [markdown]
+# ## What the matches cost, and how often the judge gave no verdict
+#
+# `slot1_share` is the share of verdicts that named the first-shown answer: far from 0.5, the
+# judge has a position bias (which the shuffled or doubled order keeps out of the ratings).
+
+# %%
+M = bestofn.judgment_metrics(judgments, matches, driver, len(sets))
+display(pd.Series(M, name="value").to_frame())
+wins = (matches.dropna(subset=["winner"]).groupby(["question", "winner"]).size().unstack(fill_value=0))
+print("wins per candidate, first questions:")
+display(wins.head(8))
+
+# %% [markdown]
+# ## Save the run
+#
+# `results.parquet`: one row per judgment; `matches.parquet`: one row per match (the input of
+# `elo_accuracy`).
+
+# %%
+run.write_results(judgments)
+matches_path = run.write_results(matches, "matches.parquet")
+run.write_metrics(M)
+run.write_meta(completions=judge.counts, sampling=sampling.as_dict(), judge=judge_backend.describe(),
+               reasoning=judge.reasoning, figures=[], candidate_sets=len(sets),
+               order="both" if P["both_orders"] else "shuffle")
+print("wrote", run.path)
+print(f"next: rrm run elo_accuracy -p matches {matches_path} -p dataset {P['dataset']}"
+      + (f" -p data_path {P['data_path']}" if P["data_path"] else ""))

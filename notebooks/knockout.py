@@ -1,0 +1,214 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Knockout best-of-N
+#
+# The paper's cheaper alternative to a round robin: the N candidates of a question meet in a
+# single-elimination bracket (adjacent candidates in round 1, winners of adjacent matches
+# next; an odd one out gets a bye), and the last one standing is the pick. N - 1 judgments per
+# question instead of N(N-1)/2. All questions are played together, one judge call per round.
+# `format="swiss"` plays a fixed number of Swiss rounds instead (each round pairs candidates
+# with equal scores, no rematches) and picks the leader.
+#
+# **Replay mode** (`records=` the folder of the paper's knockout voting results): no judge runs;
+# the recorded winners decide the matches of the paper's bracket, so the notebook checks that
+# the records form a complete knockout and scores the paper's own picks. The judge parameters
+# are then unused.
+
+# %%
+import rrmlib.params
+
+_names_before = set(globals())
+
+# %% tags=["parameters"]
+dataset = "demo"
+data_path = None
+limit = None
+format = "knockout"  # shadows the builtin on purpose (`-p format swiss`)
+swiss_rounds = None
+shuffle_seed = None
+max_retries = 1
+unparseable = "coin"
+records = None
+records_model = "7b"
+seed = 0
+model = None
+backend = "hf"
+device = "auto"
+batch_size = 16
+tensor_parallel_size = 1
+pipeline_parallel_size = 1
+distributed_executor_backend = None
+gpu_memory_utilization = 0.9
+max_model_len = None
+base_url = None
+api_key_env = "OPENAI_API_KEY"
+concurrency = 16
+max_new_tokens = 8192
+temperature = 0.6
+top_p = 1.0
+reasoning = None
+store = "runs/judgments.sqlite"
+out_dir = None
+progress = True
+
+# %%
+P = rrmlib.params.check("knockout", globals(), names_before=_names_before)
+REPLAY = P["records"] is not None
+if REPLAY and P["format"] != "knockout":
+    raise rrmlib.params.ParameterError("records= replays the paper's knockout: format must be 'knockout'")
+
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import display
+
+from rrmlib import bestofn, plots, selection
+from rrmlib.data.hub import HubUnavailable
+from rrmlib.runs import RunDir, run_id
+from rrmlib.tournament import Knockout, load_rrm_bracket, load_rrm_knockout_records, replay
+
+RUN_ID = Path(P["out_dir"]).name if P["out_dir"] else run_id("knockout", P)
+run = RunDir(P["out_dir"] or Path("runs") / RUN_ID, "knockout", P)
+print("run folder:", run.path, "| mode:", "replay of recorded matches" if REPLAY else f"judge plays {P['format']}")
+
+# %% [markdown]
+# ## Candidate sets (and, in replay mode, the records)
+#
+# In replay mode the candidate sets are needed only to score the picks: where they cannot be
+# loaded (the PPE sets live on the Hugging Face hub) or do not match the records, the replay
+# still runs and accuracy is skipped, saying why.
+
+# %%
+sets, no_accuracy = None, None
+if REPLAY:
+    bracket = load_rrm_bracket(P["records"])
+    recorded = load_rrm_knockout_records(P["records"], P["records_model"])
+    questions = sorted(recorded)[: P["limit"]] if P["limit"] is not None else sorted(recorded)
+    print(f"records: {P['records_model']} over {len(recorded)} questions, bracket of {len(bracket)}; "
+          f"replaying {len(questions)}")
+    try:
+        sets = bestofn.load_sets(P["dataset"], P["data_path"])
+        sets = bestofn.restrict(sets, [str(q) for q in questions])
+        bestofn.check_entrants(sets, pd.DataFrame({"question": [str(q) for q in questions],
+                                                   "a": max(bracket), "b": min(bracket)}))
+    except (HubUnavailable, KeyError, IndexError) as e:
+        sets, no_accuracy = None, f"{type(e).__name__}: {e}"
+        print(f"accuracy will be skipped: the candidate sets of {P['dataset']!r} are not usable here ({no_accuracy})")
+else:
+    sets = bestofn.load_sets(P["dataset"], P["data_path"], P["limit"])
+    print(f"{len(sets)} candidate sets from {P['dataset']!r}; candidates per set: "
+          f"{min(len(s.candidates) for s in sets)}-{max(len(s.candidates) for s in sets)}")
+
+# %% [markdown]
+# ## Judge
+
+# %%
+if REPLAY:
+    judge = sampling = judge_backend = None
+    print("replay mode: the recorded winners decide every match; the judge parameters (model, backend, "
+          "sampling, store, ...) are unused")
+else:
+    from rrmlib.backends import Sampling, make_backend
+    from rrmlib.judge import Judge
+    from rrmlib.store import JudgmentStore
+
+    sampling = Sampling(temperature=P["temperature"], top_p=P["top_p"], max_new_tokens=P["max_new_tokens"],
+                        seed=P["seed"])
+    judge_backend = make_backend(P["backend"], **rrmlib.params.backend_options(P))
+    judge = Judge(judge_backend, JudgmentStore(P["store"]), sampling, reasoning=P["reasoning"],
+                  progress=P["progress"])
+    print(judge_backend.describe(), "| reasoning judge:", judge.reasoning)
+
+# %% [markdown]
+# ## The tournaments
+#
+# A match is shown with its bracket-earlier candidate first, as the paper did. An unparseable
+# verdict is asked again as a new sample (`max_retries`), then decided by a seeded coin (a
+# knockout needs a winner; Swiss may record a draw instead).
+
+# %%
+if REPLAY:
+    by_question = {q: Knockout(bracket) for q in questions}
+    driver = replay(by_question, recorded)  # a match missing from the records raises
+    tournaments = {str(q): t for q, t in by_question.items()}
+    judgments = bestofn.replay_judgments(tournaments)
+else:
+    if P["format"] == "knockout":
+        tournaments = bestofn.knockout(sets, shuffle_seed=P["shuffle_seed"])
+    else:
+        tournaments = bestofn.swiss(sets, rounds=P["swiss_rounds"], seed=P["seed"])
+    tournaments, judgments, driver = bestofn.play(
+        judge, sets, tournaments, order="scheduled", max_retries=P["max_retries"], unparseable=P["unparseable"],
+        seed=P["seed"], desc=f"judging {P['format']} matches")
+    print("completions:", judge.counts)
+matches = bestofn.matches_table(tournaments, driver, judgments, format=P["format"])
+picks = selection.pick_winners(tournaments)
+print(f"judge calls (one per round, and one per round of re-asks): {driver.steps}; matches: {len(matches)}; "
+      f"judgments: {len(judgments)}")
+
+# %% [markdown]
+# ## Structure: matches per round, and where the picks come from
+#
+# With the bracket in the candidates' order, the share of picks per starting position shows
+# whether the bracket itself favours some positions (a judge with a position bias favours the
+# first-shown, i.e. the bracket-earlier, candidate).
+
+# %%
+n_questions = len(tournaments)
+display(matches.groupby("round").agg(matches=("a", "size"), coin=("coin", "sum"))
+        .assign(per_question=lambda t: t["matches"] / n_questions))
+display(pd.Series(picks).value_counts(normalize=True).rename("share of picks").rename_axis("candidate")
+        .sort_index().to_frame().T.round(3))
+M = {"mode": "replay" if REPLAY else "judge", "format": P["format"],
+     **bestofn.judgment_metrics(judgments, matches, driver, n_questions)}
+
+# %% [markdown]
+# ## Accuracy of the pick, beside the baselines
+
+# %%
+figures = []
+if sets is None:
+    M["accuracy"], M["accuracy_skipped"] = None, no_accuracy
+    print("accuracy skipped:", no_accuracy)
+else:
+    method = "knockout winner" if P["format"] == "knockout" else "Swiss leader"
+    table = bestofn.accuracy_table(sets, {method: picks}, {method: len(judgments)}, seed=P["seed"])
+    display(table[["method", "accuracy", "ci_low", "ci_high", "n", "judgments_per_question"]].round(4))
+    row = table.iloc[0]
+    M.update(accuracy=float(row["accuracy"]), ci_low=float(row["ci_low"]), ci_high=float(row["ci_high"]),
+             baselines={r["method"]: float(r["accuracy"]) for _, r in table.iloc[1:].iterrows()})
+    plots.setup()
+    fig = plots.accuracy_vs_judgments(table, title=f"{P['dataset']}: {method} over {len(sets)} questions")
+    figures = plots.savefig(fig, Path("figures") / RUN_ID / "accuracy_vs_judgments")
+    print("figures:", *map(str, figures))
+
+# %% [markdown]
+# ## Save the run
+#
+# `results.parquet`: one row per judgment; `matches.parquet`: one row per match;
+# `picks.parquet`: the pick per question (`elo_accuracy` reads it beside the matches).
+
+# %%
+run.write_results(judgments)
+run.write_results(matches, "matches.parquet")
+run.write_results(pd.DataFrame({"question": pd.array(list(picks), dtype="string"),
+                                "pick": pd.array(list(picks.values()), dtype="int64")}), "picks.parquet")
+run.write_metrics(M)
+run.write_meta(completions=judge.counts if judge else {"generated": 0, "reused": 0},
+               sampling=sampling.as_dict() if sampling else None,
+               judge=judge_backend.describe() if judge_backend else None,
+               reasoning=judge.reasoning if judge else None, figures=[str(f) for f in figures],
+               replay={"records": P["records"], "model": P["records_model"]} if REPLAY else None)
+print("wrote", run.path)
