@@ -32,7 +32,7 @@ lab: $(STAMP)
 
 # Regenerate the committed .ipynb files from their paired .py sources (outputs stripped).
 notebooks: $(STAMP)
-	for f in notebooks/*.py; do $(VENV)/bin/jupytext --to ipynb "$$f" -o "$${f%.py}.ipynb"; done
+	for f in notebooks/*.py; do $(VENV)/bin/jupytext --to ipynb --update "$$f" -o "$${f%.py}.ipynb"; done
 
 clean:
 	rm -rf runs figures/*/ .pytest_cache

@@ -59,10 +59,9 @@ import pandas as pd
 from IPython.display import display
 
 from rrmlib import bestofn, plots
-from rrmlib.runs import RunDir, run_id
+from rrmlib.runs import RunDir
 
-RUN_ID = Path(P["out_dir"]).name if P["out_dir"] else run_id("elo_accuracy", P)
-run = RunDir(P["out_dir"] or Path("runs") / RUN_ID, "elo_accuracy", P)
+run = RunDir.start("elo_accuracy", P)
 print("run folder:", run.path)
 
 # %% [markdown]
@@ -137,7 +136,7 @@ display(table[["method", "accuracy", "ci_low", "ci_high", "n", "judgments_per_qu
 # %%
 plots.setup()
 fig = plots.accuracy_vs_judgments(table, title=f"{P['dataset']}: best-of-N over {len(sets)} questions")
-figures = plots.savefig(fig, Path("figures") / RUN_ID / "accuracy_vs_judgments")
+figures = plots.savefig(fig, run.figures / "accuracy_vs_judgments")
 print("figures:", *map(str, figures))
 
 # %% [markdown]

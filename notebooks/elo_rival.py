@@ -70,13 +70,10 @@ import pandas as pd
 from IPython.display import display
 
 from rrmlib import bestofn
-from rrmlib.backends import Sampling, make_backend
 from rrmlib.judge import Judge
-from rrmlib.runs import RunDir, run_id
-from rrmlib.store import JudgmentStore
+from rrmlib.runs import RunDir
 
-RUN_ID = Path(P["out_dir"]).name if P["out_dir"] else run_id("elo_rival", P)
-run = RunDir(P["out_dir"] or Path("runs") / RUN_ID, "elo_rival", P)
+run = RunDir.start("elo_rival", P)
 print("run folder:", run.path)
 
 # %% [markdown]
@@ -98,10 +95,8 @@ print(f"sets with at least one correct candidate: {int((share_correct > 0).sum()
 # own place in the store.
 
 # %%
-sampling = Sampling(temperature=P["temperature"], top_p=P["top_p"], max_new_tokens=P["max_new_tokens"], seed=P["seed"])
-judge_backend = make_backend(P["backend"], **rrmlib.params.backend_options(P))
-judge = Judge(judge_backend, JudgmentStore(P["store"]), sampling, reasoning=P["reasoning"], progress=P["progress"])
-print(judge_backend.describe(), "| reasoning judge:", judge.reasoning)
+judge = Judge.from_params(P)
+print(judge.backend.describe(), "| reasoning judge:", judge.reasoning)
 
 # %% [markdown]
 # ## The round robin
@@ -137,8 +132,7 @@ display(wins.head(8))
 run.write_results(judgments)
 matches_path = run.write_results(matches, "matches.parquet")
 run.write_metrics(M)
-run.write_meta(completions=judge.counts, sampling=sampling.as_dict(), judge=judge_backend.describe(),
-               reasoning=judge.reasoning, figures=[], candidate_sets=len(sets),
+run.write_meta(**judge.provenance(), figures=[], candidate_sets=len(sets),
                order="both" if P["both_orders"] else "shuffle")
 print("wrote", run.path)
 print(f"next: rrm run elo_accuracy -p matches {matches_path} -p dataset {P['dataset']}"

@@ -76,11 +76,10 @@ from IPython.display import display
 
 from rrmlib import bestofn, plots, selection
 from rrmlib.data.hub import HubUnavailable
-from rrmlib.runs import RunDir, run_id
+from rrmlib.runs import RunDir
 from rrmlib.tournament import Knockout, load_rrm_bracket, load_rrm_knockout_records, replay
 
-RUN_ID = Path(P["out_dir"]).name if P["out_dir"] else run_id("knockout", P)
-run = RunDir(P["out_dir"] or Path("runs") / RUN_ID, "knockout", P)
+run = RunDir.start("knockout", P)
 print("run folder:", run.path, "| mode:", "replay of recorded matches" if REPLAY else f"judge plays {P['format']}")
 
 # %% [markdown]
@@ -116,20 +115,14 @@ else:
 
 # %%
 if REPLAY:
-    judge = sampling = judge_backend = None
+    judge = None
     print("replay mode: the recorded winners decide every match; the judge parameters (model, backend, "
           "sampling, store, ...) are unused")
 else:
-    from rrmlib.backends import Sampling, make_backend
     from rrmlib.judge import Judge
-    from rrmlib.store import JudgmentStore
 
-    sampling = Sampling(temperature=P["temperature"], top_p=P["top_p"], max_new_tokens=P["max_new_tokens"],
-                        seed=P["seed"])
-    judge_backend = make_backend(P["backend"], **rrmlib.params.backend_options(P))
-    judge = Judge(judge_backend, JudgmentStore(P["store"]), sampling, reasoning=P["reasoning"],
-                  progress=P["progress"])
-    print(judge_backend.describe(), "| reasoning judge:", judge.reasoning)
+    judge = Judge.from_params(P)
+    print(judge.backend.describe(), "| reasoning judge:", judge.reasoning)
 
 # %% [markdown]
 # ## The tournaments
@@ -191,7 +184,7 @@ else:
              baselines={r["method"]: float(r["accuracy"]) for _, r in table.iloc[1:].iterrows()})
     plots.setup()
     fig = plots.accuracy_vs_judgments(table, title=f"{P['dataset']}: {method} over {len(sets)} questions")
-    figures = plots.savefig(fig, Path("figures") / RUN_ID / "accuracy_vs_judgments")
+    figures = plots.savefig(fig, run.figures / "accuracy_vs_judgments")
     print("figures:", *map(str, figures))
 
 # %% [markdown]
@@ -206,9 +199,6 @@ run.write_results(matches, "matches.parquet")
 run.write_results(pd.DataFrame({"question": pd.array(list(picks), dtype="string"),
                                 "pick": pd.array(list(picks.values()), dtype="int64")}), "picks.parquet")
 run.write_metrics(M)
-run.write_meta(completions=judge.counts if judge else {"generated": 0, "reused": 0},
-               sampling=sampling.as_dict() if sampling else None,
-               judge=judge_backend.describe() if judge_backend else None,
-               reasoning=judge.reasoning if judge else None, figures=[str(f) for f in figures],
+run.write_meta(**(judge.provenance() if judge else {"completions": {"generated": 0, "reused": 0}}), figures=[str(f) for f in figures],
                replay={"records": P["records"], "model": P["records_model"]} if REPLAY else None)
 print("wrote", run.path)

@@ -64,14 +64,11 @@ import pandas as pd
 from IPython.display import display
 
 from rrmlib import metrics, plots
-from rrmlib.backends import Sampling, make_backend
 from rrmlib.data import load_pairs
 from rrmlib.judge import Judge
-from rrmlib.runs import RunDir, run_id
-from rrmlib.store import JudgmentStore
+from rrmlib.runs import RunDir
 
-RUN_ID = Path(P["out_dir"]).name if P["out_dir"] else run_id("pairwise", P)
-run = RunDir(P["out_dir"] or Path("runs") / RUN_ID, "pairwise", P)
+run = RunDir.start("pairwise", P)
 print("run folder:", run.path)
 
 # %% [markdown]
@@ -95,10 +92,8 @@ pd.Series([p.subset for p in pairs]).value_counts().rename("pairs").to_frame()
 # settings and sample index.
 
 # %%
-sampling = Sampling(temperature=P["temperature"], top_p=P["top_p"], max_new_tokens=P["max_new_tokens"], seed=P["seed"])
-judge_backend = make_backend(P["backend"], **rrmlib.params.backend_options(P))
-judge = Judge(judge_backend, JudgmentStore(P["store"]), sampling, reasoning=P["reasoning"], progress=P["progress"])
-print(judge_backend.describe(), "| reasoning judge:", judge.reasoning)
+judge = Judge.from_params(P)
+print(judge.backend.describe(), "| reasoning judge:", judge.reasoning)
 
 # %%
 results = judge.judge_pairs(pairs, order=P["order"], votes=P["votes"], seed=P["seed"])
@@ -137,8 +132,8 @@ display(tokens.pivot_table(index="subset", columns="verdict_right", values="comp
 # %%
 plots.setup()
 accuracy_text = "n/a" if M["accuracy"] is None else f"{M['accuracy']:.3f}"
-fig = plots.accuracy_by_subset(table, title=f"{P['dataset']}: {judge_backend.model_id}, accuracy {accuracy_text} over {M['n']} pairs")
-figures = plots.savefig(fig, Path("figures") / RUN_ID / "accuracy_by_subset")
+fig = plots.accuracy_by_subset(table, title=f"{P['dataset']}: {judge.backend.model_id}, accuracy {accuracy_text} over {M['n']} pairs")
+figures = plots.savefig(fig, run.figures / "accuracy_by_subset")
 print("figures:", *map(str, figures))
 
 # %% [markdown]
@@ -147,6 +142,5 @@ print("figures:", *map(str, figures))
 # %%
 run.write_results(results)
 run.write_metrics(M)
-run.write_meta(completions=judge.counts, sampling=sampling.as_dict(), judge=judge_backend.describe(),
-               reasoning=judge.reasoning, figures=[str(f) for f in figures], pairs=len(pairs))
+run.write_meta(**judge.provenance(), figures=[str(f) for f in figures], pairs=len(pairs))
 print("wrote", run.path)

@@ -60,6 +60,22 @@ class Judge:
         self.progress = progress
         self.counts = {"generated": 0, "reused": 0}
 
+    @classmethod
+    def from_params(cls, p: dict) -> "Judge":
+        """The judge a notebook's checked parameters describe (backend, model, sampling, store)."""
+        from rrmlib.backends import make_backend
+        from rrmlib.params import backend_options
+
+        sampling = Sampling(temperature=p["temperature"], top_p=p["top_p"], max_new_tokens=p["max_new_tokens"],
+                            seed=p["seed"])
+        return cls(make_backend(p["backend"], **backend_options(p)), JudgmentStore(p["store"]), sampling,
+                   reasoning=p["reasoning"], progress=p["progress"])
+
+    def provenance(self) -> dict:
+        """What meta.json records about the judge: counts, sampling, backend and how it reads verdicts."""
+        return {"completions": dict(self.counts), "sampling": self.sampling.as_dict(),
+                "judge": self.backend.describe(), "reasoning": self.reasoning}
+
     # -- completions ----------------------------------------------------------------------
     def request(self, question: str, first: str, second: str, sample: int = 0) -> Request:
         return Request(as_messages(rrm_messages(question, first, second)), self.sampling, sample)

@@ -62,8 +62,16 @@ class RunDir:
     parameters determine (no timestamps), so an identical rerun writes identical bytes;
     provenance and timing go to ``meta.json``."""
 
+    @classmethod
+    def start(cls, notebook: str, params: dict) -> "RunDir":
+        """The run folder for checked parameters: ``out_dir``, else ``runs/<run-id>``."""
+        path = params.get("out_dir") or Path("runs") / run_id(notebook, params)
+        return cls(path, notebook, params)
+
     def __init__(self, path, notebook: str, params: dict):
         self.path = Path(path)
+        self.id = self.path.name
+        self.figures = Path("figures") / self.id  # where this run's figures go
         self.path.mkdir(parents=True, exist_ok=True)
         self.notebook, self.params = notebook, params
         self.started = time.time()
