@@ -157,9 +157,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     if args.command == "params":
-        for name, p in params_mod.SPECS[args.notebook].items():
+        spec = params_mod.SPECS[args.notebook]
+        width = max(map(len, spec)) + 2
+        for name, p in spec.items():
             choices = f" {list(p.choices)}" if p.choices else ""
-            print(f"{name:<16}{p.default!r:<24}{p.help}{choices}")
+            print(f"{name:<{width}}{p.default!r:<18}{p.help}{choices}")
         return 0
 
     if args.command == "sweep":
@@ -183,6 +185,12 @@ def main(argv=None) -> int:
         return 1
     if args.notebook == "pairwise":
         print_summary(output.parent)
+    else:
+        metrics = json.loads((output.parent / "metrics.json").read_text())
+        print()
+        for key, value in metrics.items():
+            if isinstance(value, (str, int, float, type(None))):
+                print(f"{key:<28}{value:.4g}" if isinstance(value, float) else f"{key:<28}{value}")
     print(f"\nexecuted notebook: {output}")
     return 0
 

@@ -191,9 +191,15 @@ class Swiss(_Tournament):
         self.entrants = _check_entrants(entrants)
         n = len(self.entrants)
         self.rounds_total = math.ceil(math.log2(n)) if rounds is None else int(rounds)
-        most = n - 1 + n % 2  # beyond this some entrant must meet someone twice
+        # Rounds are paired one at a time, without lookahead. With a bye counted as a phantom
+        # entrant, after r rounds every entrant still has n' - 1 - r unmet opponents among n' =
+        # n + n % 2; while that is at least n'/2, Dirac's theorem guarantees a pairing with no
+        # rematch (and no second bye). Beyond that a field can paint itself into a corner (6
+        # entrants, 4 rounds: the unmet pairs can form two triangles): use a round robin then.
+        most = max(1, (n + n % 2) // 2) if n > 1 else 0
         if not 0 <= self.rounds_total <= most:
-            raise ValueError(f"Swiss over {n} entrants: rounds must be between 0 and {most}, got {rounds}")
+            raise ValueError(f"Swiss over {n} entrants is guaranteed to pair without rematches for at most {most} "
+                             f"rounds, got {self.rounds_total}; for more, play a RoundRobin")
         self.seed = seed
         self.byes: list[tuple[int, Hashable]] = []
         self._order = {e: i for i, e in enumerate(self.entrants)}
@@ -225,10 +231,7 @@ class Swiss(_Tournament):
 
     def _pair(self, ranked: list):
         had_bye = {e for _, e in self.byes}
-        # Lowest-ranked first, those without a bye yet before those with one: a field can paint
-        # itself into a corner where only a second bye leaves a pairing without rematches.
-        candidates = ([e for e in reversed(ranked) if e not in had_bye] + [e for e in reversed(ranked) if e in had_bye]
-                      if len(ranked) % 2 else [None])
+        candidates = [e for e in reversed(ranked) if e not in had_bye] if len(ranked) % 2 else [None]
         self._budget = 200_000  # pairing steps; many rounds over a small field can make it hopeless
         for bye in candidates:  # lowest-ranked first
             pairs = self._pair_all([e for e in ranked if e != bye])

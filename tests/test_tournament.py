@@ -122,10 +122,7 @@ def _check_swiss(t: Swiss, n: int):
         seen = [e for a, b, _ in matches for e in (a, b)] + [e for rr, e in t.byes if rr == r]
         assert sorted(seen) == sorted(t.entrants), f"round {r} does not seat everyone once"
     byes = [e for _, e in t.byes]
-    assert len(byes) == (len(t.rounds) if n % 2 else 0)
-    # A second bye only where a field has painted itself into a corner (found by hypothesis:
-    # 5 entrants, 4 rounds); never more than two.
-    assert all(byes.count(e) <= 2 for e in byes)
+    assert len(byes) == len(set(byes)) == (len(t.rounds) if n % 2 else 0)
     total = t.standings()["score"].sum()
     assert total == pytest.approx(sum(len(r) for r in t.rounds) + len(byes))
 
@@ -144,7 +141,7 @@ def test_swiss_schedule(n):
 @settings(max_examples=40, deadline=None)
 @given(n=st.integers(2, 20), seed=st.integers(0, 2**16), data=st.data())
 def test_swiss_no_rematches_property(n, seed, data):
-    rounds = data.draw(st.integers(1, min(4, n - 1)))
+    rounds = data.draw(st.integers(1, min(4, (n + n % 2) // 2)))
     t = Swiss(range(n), rounds=rounds, seed=seed)
     while not t.done:
         for m in t.pending():
