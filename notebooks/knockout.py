@@ -143,7 +143,9 @@ else:
     else:
         tournaments = bestofn.swiss(sets, rounds=P["swiss_rounds"], seed=P["seed"])
     tournaments, judgments, driver = bestofn.play(
-        judge, sets, tournaments, order="scheduled", max_retries=P["max_retries"], unparseable=P["unparseable"],
+        # Knockout as the paper (bracket order shown); Swiss pairs the leader first every round, so
+        # a seeded shown order keeps a position bias from compounding.
+        judge, sets, tournaments, order="scheduled" if P["format"] == "knockout" else "shuffle", max_retries=P["max_retries"], unparseable=P["unparseable"],
         seed=P["seed"], desc=f"judging {P['format']} matches")
     print("completions:", judge.counts)
 matches = bestofn.matches_table(tournaments, driver, judgments, format=P["format"])

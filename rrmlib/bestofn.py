@@ -11,7 +11,6 @@ Entrants are candidate indices (0 .. N-1); a tournament is keyed by its candidat
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from rrmlib import ratings, selection
 from rrmlib.data import CandidateSet, load_candidates
 from rrmlib.judge import swapped
 from rrmlib.metrics import bootstrap_ci
+from rrmlib.seeding import stable_int
 from rrmlib.tournament import Ask, Driver, Knockout, RoundRobin, Swiss, load_elo_merged_results, matches_frame
 
 FORMATS = ("round_robin", "knockout", "swiss")
@@ -43,7 +43,7 @@ def load_sets(dataset: str, data_path: str | None = None, limit: int | None = No
 def set_seed(seed: int, set_id) -> int:
     """A per-set seed from a run seed and the set's id (sha256: the same in every process, and
     independent of which other sets a run holds, so ``limit`` does not change a set's draw)."""
-    return int.from_bytes(hashlib.sha256(f"{seed}\x00{set_id}".encode()).digest()[:4], "big")
+    return stable_int(seed, set_id)
 
 
 def round_robin(sets: Iterable[CandidateSet], *, both_orders: bool = False) -> dict:

@@ -97,13 +97,24 @@ def sweep_configs(path) -> list[tuple[str, dict]]:
             base.update(yaml.safe_load(fh) or {})
     base.update(spec.get("parameters") or {})
     grid = spec.get("grid") or {}
+    scalar = [k for k, v in grid.items() if not isinstance(v, list)]
+    if scalar:
+        raise params_mod.ParameterError(f"{path}: grid values must be lists; {scalar} are not (put fixed values "
+                                        f"under `parameters`)")
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())] if grid else []
     variants = combos + list(spec.get("runs") or [])
     configs = []
-    for variant in variants or [{}]:
+    for n, variant in enumerate(variants or [{}]):
         given = {**base, **variant}
-        params_mod.check_names(notebook, given)
-        configs.append((notebook, params_mod.check(notebook, given)))
+        try:
+            params_mod.check_names(notebook, given)
+            configs.append((notebook, params_mod.check(notebook, given)))
+        except params_mod.ParameterError as e:
+            raise params_mod.ParameterError(f"{path}: configuration {n + 1} ({variant}): {e}") from None
+    folders = [p.get("out_dir") or run_id(notebook, p) for _, p in configs]
+    if len(set(folders)) < len(folders):
+        raise params_mod.ParameterError(f"{path}: several configurations would share one run folder (is out_dir "
+                                        f"set in `parameters`? leave it out, each run gets runs/<run-id>)")
     return configs
 
 
@@ -126,6 +137,9 @@ def sweep(path) -> int:
         except papermill.PapermillExecutionError as e:
             failed += 1
             print(f"{label}: FAILED in cell {e.exec_count}: {e.ename}: {e.evalue}", file=sys.stderr)
+        except Exception as e:  # noqa: BLE001 - a dead kernel or a timeout fails this run, not the sweep
+            failed += 1
+            print(f"{label}: FAILED: {type(e).__name__}: {e}", file=sys.stderr)
     print(f"sweep: {len(configs) - skipped - failed} run, {skipped} already complete, {failed} failed")
     return 1 if failed else 0
 

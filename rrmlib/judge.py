@@ -6,7 +6,6 @@ judges: it sees a question and two answers in the order they are shown.
 """
 from __future__ import annotations
 
-import hashlib
 import sys
 from dataclasses import dataclass
 
@@ -14,6 +13,7 @@ import pandas as pd
 
 from rrmlib.backends.base import Backend, Completion, Request, Sampling, as_messages
 from rrmlib.prompts import parse_verdict, rrm_messages
+from rrmlib.seeding import stable_int
 from rrmlib.store import JudgmentStore, completion_key
 
 ORDERS = ("shuffle", "both", "fixed")
@@ -22,7 +22,7 @@ ORDERS = ("shuffle", "both", "fixed")
 def swapped(seed: int, pair_id: str) -> bool:
     """Whether ``order="shuffle"`` shows a pair's rejected answer first: a coin from the run seed
     and the pair id (sha256, not Python's per-process salted ``hash()``), so every process agrees."""
-    return hashlib.sha256(f"{seed}\x00{pair_id}".encode()).digest()[0] & 1 == 1
+    return stable_int(seed, pair_id) & 1 == 1
 
 
 def shown_orders(order: str, seed: int, pair_id: str) -> list[bool]:
@@ -53,10 +53,14 @@ class Judge:
     def __init__(self, backend: Backend, store: JudgmentStore, sampling: Sampling, *,
                  reasoning: bool | None = None, progress: bool = True):
         self.backend, self.store, self.sampling = backend, store, sampling
-        detected = backend.is_reasoning()
-        # A model whose template opens <think> must close it before its verdict counts; where the
-        # backend cannot tell (a remote server), assume the plain reading unless told otherwise.
-        self.reasoning = bool(detected) if reasoning is None else bool(reasoning)
+        # A model whose template opens <think> must close it before its verdict counts. Where the
+        # backend cannot tell (a server hides its template), guessing either way misreads some
+        # judge: a draft box inside a cut-off thought, or every verdict of a plain judge.
+        detected = backend.is_reasoning() if reasoning is None else reasoning
+        if detected is None:
+            raise ValueError(f"the {backend.name} backend cannot tell whether {backend.model_id!r} thinks in "
+                             "<think> tags: pass reasoning=True (RRM and other thinking judges) or False")
+        self.reasoning = bool(detected)
         self.progress = progress
         self.counts = {"generated": 0, "reused": 0}
 
@@ -102,7 +106,9 @@ class Judge:
             for chunk in self.backend.stream([requests[i] for i in missing]):
                 done = [(requests[missing[j]], completion) for j, completion in chunk]
                 rows = self.remember(done)  # committed now: a crash after this loses nothing of it
-                found.update((k, completion.as_dict()) for k, _, completion in rows)
+                # Read back what the store holds: where another process stored a key first, its
+                # text is the one every later run will reuse, so this run reports it too.
+                found.update(self.store.get_many([k for k, _, _ in rows]))
                 self.counts["generated"] += len(rows)
                 if bar is not None:
                     bar.update(len(rows))

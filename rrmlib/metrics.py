@@ -82,19 +82,27 @@ def summarize(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0, **se
     }
 
 
-def by_subset(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0) -> pd.DataFrame:
-    """The summary per subset, then the whole set as ``all``."""
-    rows = {sub: summarize(part, policy, seed=seed)
+def subset_summaries(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0) -> dict[str, dict]:
+    """The summary of each subset, as plain dicts (None where a value is undefined)."""
+    return {str(sub): summarize(part, policy, seed=seed)
             for sub, part in results.groupby("subset", sort=True, observed=True)}
-    rows["all"] = summarize(results, policy, seed=seed)
+
+
+def by_subset(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0) -> pd.DataFrame:
+    """The summary per subset, then the whole set as ``all``, as a table."""
+    rows = {**subset_summaries(results, policy, seed=seed), "all": summarize(results, policy, seed=seed)}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def voting_curve(results: pd.DataFrame, policy: str = "tie") -> pd.DataFrame:
-    """Accuracy with the first k samples, for every k up to the votes drawn: one run, one curve."""
+def voting_summaries(results: pd.DataFrame, policy: str = "tie") -> dict[int, dict]:
+    """The summary with the first k samples, for every k up to the votes drawn: one run, one curve."""
     k_max = int(results["sample"].max()) + 1 if len(results) else 0
-    return pd.DataFrame([{"votes": k, **summarize(results, policy, votes=k)} for k in range(1, k_max + 1)]
-                        ).set_index("votes")
+    return {k: summarize(results, policy, votes=k) for k in range(1, k_max + 1)}
+
+
+def voting_curve(results: pd.DataFrame, policy: str = "tie") -> pd.DataFrame:
+    """``voting_summaries`` as a table indexed by the number of votes."""
+    return pd.DataFrame.from_dict(voting_summaries(results, policy), orient="index").rename_axis("votes")
 
 
 def position_consistency(results: pd.DataFrame) -> dict:
@@ -125,7 +133,7 @@ def metrics(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0) -> dic
     """Everything a pairwise run reports, as plain JSON-able values."""
     out = summarize(results, policy, seed=seed)
     out["policy"] = policy
-    out["subsets"] = {k: v for k, v in by_subset(results, policy, seed=seed).drop(index="all").to_dict("index").items()}
+    out["subsets"] = subset_summaries(results, policy, seed=seed)
     scored = {k: v["accuracy"] for k, v in out["subsets"].items() if v["accuracy"] is not None}
     if scored and set(out["subsets"]) <= set(SECTION_OF):
         out["sections"] = rewardbench_sections(scored)  # RewardBench: the leaderboard's four numbers
@@ -134,7 +142,7 @@ def metrics(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0) -> dic
         out["by_order"] = {o: summarize(results, policy, seed=seed, order=o) for o in orders}
         out.update(position_consistency(results))
     if len(results) and results["sample"].max() > 0:
-        out["voting_curve"] = {int(k): v["accuracy"] for k, v in voting_curve(results, policy).to_dict("index").items()}
+        out["voting_curve"] = {k: v["accuracy"] for k, v in voting_summaries(results, policy).items()}
     ties = results.drop_duplicates("pair_id")["tie"]
     out["human_ties_excluded"] = int(ties.sum())
     return out

@@ -100,16 +100,23 @@ def convert_gguf(gguf: Path, target: Path, digest: str = ""):
     return model
 
 
-def folder_fingerprint(folder: Path) -> str:
-    """A revision for a local model folder: its config and the sizes of its weight files, so a
-    retrained model in the same folder does not reuse another model's judgments."""
+def folder_fingerprint(folder: Path, sample: int = 1 << 20) -> str:
+    """A revision for a local model folder, so a retrained model in the same folder does not
+    reuse another model's judgments: its config and template files whole, and of each weight
+    file its size and its first and last MiB (reading all of a 60 GB checkpoint would take
+    minutes; a retrained checkpoint differs throughout)."""
     h = hashlib.sha256()
     for name in sorted(os.listdir(folder)):
         p = folder / name
         if name.endswith((".json", ".jinja")) and p.is_file():
             h.update(name.encode() + p.read_bytes())
         elif name.endswith((".safetensors", ".bin", ".gguf", ".pt")):
-            h.update(f"{name}:{p.stat().st_size}".encode())
+            size = p.stat().st_size
+            h.update(f"{name}:{size}".encode())
+            with open(p, "rb") as f:
+                h.update(f.read(sample))
+                f.seek(max(0, size - sample))
+                h.update(f.read(sample))
     return h.hexdigest()[:16]
 
 
@@ -121,6 +128,8 @@ def resolve(model: str | None) -> tuple[str, str, str]:
     if os.path.isdir(model):
         folder = Path(model).resolve()
         return str(folder), folder.name, folder_fingerprint(folder)
+    if model.startswith(("/", "./", "../", "~")) or os.sep in model.strip("/").replace("/", "", 1):
+        raise FileNotFoundError(f"model {model!r}: no such folder (a hub id looks like org/name)")
     # A hub id, possibly "org/name@revision".
     name, _, revision = model.partition("@")
     return name, name, revision or "main"

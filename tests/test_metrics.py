@@ -102,3 +102,13 @@ def test_rewardbench_sections_reported_for_rewardbench_subsets():
     # Reasoning: math-prm weighs 984, hep-go 164: (0 * 984 + 1 * 164) / 1148
     assert m["sections"] == {"Reasoning": pytest.approx(164 / 1148)}
     assert "sections" not in metrics(SINGLE, "tie")
+
+
+def test_metrics_are_strict_json_when_a_subset_is_all_unparseable():
+    import json
+
+    r = rows({"a1": [(CF, 0, None), (CF, 1, None)], "b1": [(CF, 0, "chosen"), (CF, 1, "chosen")]})
+    m = metrics(r, "exclude")
+    text = json.dumps(m, allow_nan=False)  # raises on NaN
+    assert m["subsets"]["a"]["accuracy"] is None and m["subsets"]["a"]["ci_low"] is None
+    assert json.loads(text)["subsets"]["b"]["accuracy"] == 1.0 and m["voting_curve"] == {1: 1.0, 2: 1.0}

@@ -57,3 +57,14 @@ def test_notebook_parameters_cell_matches_spec(notebook):
     declared = {node.targets[0].id: ast.literal_eval(node.value)
                 for node in ast.parse(cell).body if isinstance(node, ast.Assign)}
     assert declared == defaults(notebook)
+
+
+@pytest.mark.parametrize("values,message", [
+    ({"limit": -1}, "'limit' must be >= 0"),
+    ({"votes": 0}, "'votes' must be >= 1"),
+    ({"api_key_env": "sk-abc123"}, "NAME of the environment variable"),
+    ({"base_url": "http://u:secret@h:8000/v1"}, "must not carry credentials"),
+])
+def test_bounds_and_secrets_are_refused(values, message):
+    with pytest.raises(ParameterError, match=message):
+        check("pairwise", values)

@@ -28,9 +28,19 @@ def test_bad_sweep_is_refused(tmp_path):
         sweep_configs(f)
 
 
+def test_shared_out_dir_and_scalar_grid_are_refused(tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text("notebook: pairwise\nparameters: {out_dir: runs/x}\ngrid: {votes: [1, 3]}\n")
+    with pytest.raises(ParameterError, match="share one run folder"):
+        sweep_configs(f)
+    f.write_text("notebook: pairwise\ngrid: {votes: 3}\n")
+    with pytest.raises(ParameterError, match="must be lists"):
+        sweep_configs(f)
+
+
 def test_committed_sweeps_parse():
-    for f in (ROOT / "params" / "sweeps").glob("*.yaml"):
-        assert sweep_configs(f)
+    sizes = {f.name: len(sweep_configs(f)) for f in (ROOT / "params" / "sweeps").glob("*.yaml")}
+    assert sizes == {"demo-orders.yaml": 3, "ppe-rounds.yaml": 15}
 
 
 @pytest.mark.slow

@@ -16,12 +16,11 @@ from rrmlib.backends.base import Backend, Completion, RendersChatTemplate, Reque
 class _SeededSampler:
     """Logits processor: temperature, top-p, then per-row Gumbel noise from per-row generators."""
 
-    def __init__(self, temperature: float, top_p: float, seeds: list[int], device):
+    def __init__(self, temperature: float, top_p: float, seeds: list[int]):
         import torch
 
         self.temperature, self.top_p = temperature, top_p
         self.generators = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
-        self.device = device
 
     def __call__(self, input_ids, scores):
         import torch
@@ -57,6 +56,8 @@ class HFBackend(RendersChatTemplate, Backend):
         hub_revision = None if os.path.isdir(path) else revision
         tokenizer = AutoTokenizer.from_pretrained(path, revision=hub_revision)
         loaded = AutoModelForCausalLM.from_pretrained(path, revision=hub_revision, dtype=getattr(torch, dtype))
+        # A branch name ("main") moves; the commit the hub resolved it to names the weights.
+        revision = getattr(loaded.config, "_commit_hash", None) or revision if hub_revision else revision
         self._setup(loaded.to(device), tokenizer, model_id=model_id, revision=revision, batch_size=batch_size,
                     max_batch_tokens=max_batch_tokens, sort_by_length=sort_by_length)
 
@@ -82,7 +83,13 @@ class HFBackend(RendersChatTemplate, Backend):
         self.max_batch_tokens = self._fit_batch_tokens() if max_batch_tokens == "auto" else max_batch_tokens
         eos = self.model.generation_config.eos_token_id
         eos = eos if isinstance(eos, list) else [eos] if eos is not None else []
-        self.eos_ids = set(eos) | {self.tokenizer.eos_token_id}
+        self.eos_ids = (set(eos) | {self.tokenizer.eos_token_id}) - {None}
+        # generate() fills unset fields from the model's own generation_config (a repo's
+        # repetition_penalty, top_k, ...): replace it, so only our sampling settings apply.
+        from transformers import GenerationConfig
+
+        self.model.generation_config = GenerationConfig(eos_token_id=sorted(self.eos_ids),
+                                                        pad_token_id=self.tokenizer.pad_token_id)
         # Sorting by prompt length pads less; off only to measure what it saves (benchmarks/).
         self.sort_by_length = sort_by_length
 
@@ -142,7 +149,7 @@ class HFBackend(RendersChatTemplate, Backend):
                 processors = LogitsProcessorList()
                 if sampling.temperature > 0:
                     processors.append(_SeededSampler(sampling.temperature, sampling.top_p,
-                                                     [requests[i].request_seed() for i in batch], self.device))
+                                                     [requests[i].request_seed() for i in batch]))
                 with torch.inference_mode():
                     gen = self.model.generate(**enc, generation_config=config, logits_processor=processors)
                 new = gen[:, enc["input_ids"].shape[1]:].tolist()

@@ -2,7 +2,8 @@
 
 The whole batch goes to vLLM in one ``generate`` call: its scheduler keeps the GPUs fuller than
 any batching of ours. Results then go to the store in chunks of ``chunk_size``; pass
-``batch_size`` to cut a very large run into several calls, so a crash loses at most one of them.
+``batch_size`` (default 2048 requests, None = all at once) cuts a large run into several calls, so a
+crash loses at most one of them.
 
 vLLM is imported, and the engine started, only when something must be generated: prompts are
 rendered with the model's tokenizer from transformers, so a rerun that the store answers in full
@@ -23,7 +24,7 @@ class VLLMBackend(RendersChatTemplate, Backend):
                  data_parallel_size: int = 1, distributed_executor_backend: str | None = None,
                  gpu_memory_utilization: float = 0.9, max_model_len: int | None = None,
                  enable_prefix_caching: bool = True, generation_config: str = "vllm", seed: int = 0,
-                 load_format: str = "auto", chunk_size: int = 256, batch_size: int | None = None,
+                 load_format: str = "auto", chunk_size: int = 256, batch_size: int | None = 2048,
                  use_tqdm: bool = True, **engine_kwargs):
         from transformers import AutoTokenizer, GenerationConfig
 

@@ -91,7 +91,7 @@ def _load_sources():
         importlib.import_module(mod)
 
 
-def _resolve(source, registry: dict, what: str, file_loader: str):
+def _resolve(source, registry: dict, what: str):
     _load_sources()
     if isinstance(source, (str, os.PathLike)) and _key(str(source)) in registry:
         return registry[_key(str(source))], None
@@ -101,29 +101,33 @@ def _resolve(source, registry: dict, what: str, file_loader: str):
     raise ValueError(f"unknown {what} source {source!r}: not a registered name ({known}) and no such file")
 
 
+def _call(loader, source, options: dict):
+    """``loader(**options)``, with an option the source does not take named as such."""
+    import inspect
+
+    params = inspect.signature(loader).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(options) - set(params))
+        if unknown:
+            raise TypeError(f"{source!r} does not take option(s) {unknown}; it takes {sorted(params)}")
+    return loader(**options)
+
+
 def load_pairs(source, **options) -> list[Pair]:
     """Pairs from a registered source name or a local file."""
-    fn, path = _resolve(source, _PAIRS, "pair", "pairs")
-    if fn is not None:
-        return fn(**options)
-    from rrmlib.data import files
-    return files.load_pair_file(path, **options)
+    fn, path = _resolve(source, _PAIRS, "pair")
+    if fn is None:
+        from rrmlib.data import files
+        fn, source = files.load_pair_file, path
+        options = {"path": path, **options}
+    return _call(fn, source, options)
 
 
 def load_candidates(source, **options) -> list[CandidateSet]:
     """Candidate sets from a registered source name or a local file."""
-    fn, path = _resolve(source, _CANDIDATES, "candidate", "candidates")
-    if fn is not None:
-        return fn(**options)
-    from rrmlib.data import files
-    return files.load_candidate_file(path, **options)
-
-
-def pair_sources() -> list[str]:
-    _load_sources()
-    return sorted(_PAIRS)
-
-
-def candidate_sources() -> list[str]:
-    _load_sources()
-    return sorted(_CANDIDATES)
+    fn, path = _resolve(source, _CANDIDATES, "candidate")
+    if fn is None:
+        from rrmlib.data import files
+        fn, source = files.load_candidate_file, path
+        options = {"path": path, **options}
+    return _call(fn, source, options)

@@ -115,7 +115,9 @@ def ppe_pairs(dataset: str, *, round: int = 1, pairs_file=None, seed: int = 0, p
     pairs = []
     for p in prompts[:limit] if limit is not None else prompts:
         good, bad = _round_pair(p, rows, pairs_file, round, seed)
-        pairs.append(Pair(id=str(p.row), prompt=p.question, chosen=p.response(good), rejected=p.response(bad),
+        # The id names the round: round k's pair of a prompt is another pair than round j's, and
+        # the seeded answer order (drawn per id) must not repeat itself across the five rounds.
+        pairs.append(Pair(id=f"{p.row}-r{round}", prompt=p.question, chosen=p.response(good), rejected=p.response(bad),
                           subset=spec.name))
     return pairs
 
