@@ -278,16 +278,6 @@ def rating_picks(matches: pd.DataFrame, *, k: float = 4.0, initial: float = 1000
     return selection.pick_by_rating(elo), selection.pick_by_rating(bt), {"elo": elo, "bradley_terry": bt}
 
 
-def baseline_picks(sets: list[CandidateSet], seed: int = 0) -> dict[str, dict]:
-    """The baselines' picks under the names ``selection.accuracy_table`` gives them."""
-    out = {f"random (seed {seed})": selection.pick_random(sets, seed)}
-    for name, picks in (("majority vote", selection.pick_majority(sets)), ("scalar score", selection.pick_by_score(sets))):
-        if picks:
-            out[name] = picks
-    out["oracle (any correct)"] = selection.pick_oracle(sets)
-    return out
-
-
 def accuracy_table(sets: list[CandidateSet], picks: Mapping[str, Mapping], judgments: Mapping[str, int], *,
                    seed: int = 0, bootstrap: int = 1000) -> pd.DataFrame:
     """``selection.accuracy_table`` (methods, then baselines) with ``judgments_per_question``
@@ -297,7 +287,7 @@ def accuracy_table(sets: list[CandidateSet], picks: Mapping[str, Mapping], judgm
     n_sets = len(sets)
     table["judgments_per_question"] = table["judgments"] / n_sets if n_sets else np.nan
     by_id = {s.id: s for s in sets}
-    every = {**picks, **baseline_picks(sets, seed)}
+    every = {**picks, **selection.baseline_picks(sets, seed)}
     lows, highs = [], []
     for method in table["method"]:
         p = every.get(method)

@@ -93,6 +93,17 @@ def accuracy(sets: Iterable[CandidateSet], picks: Mapping) -> tuple[float, int]:
     return (float(np.mean(hits)) if hits else float("nan")), len(hits)
 
 
+def baseline_picks(sets: list[CandidateSet], seed: int = 0) -> dict[str, dict]:
+    """The baselines' picks by name: random (seeded), majority vote and scalar score (where the
+    sets have answers or scores) and the oracle. (The exact random expectation has no picks.)"""
+    out = {f"random (seed {seed})": pick_random(sets, seed)}
+    for name, picks in (("majority vote", pick_majority(sets)), ("scalar score", pick_by_score(sets))):
+        if picks:
+            out[name] = picks
+    out["oracle (any correct)"] = pick_oracle(sets)
+    return out
+
+
 def accuracy_table(sets: Iterable[CandidateSet], picks: Mapping[str, Mapping] | None = None, *,
                    judgments: Mapping[str, int] | None = None, baselines: bool = True,
                    seed: int = 0) -> pd.DataFrame:
@@ -110,11 +121,9 @@ def accuracy_table(sets: Iterable[CandidateSet], picks: Mapping[str, Mapping] | 
         acc, n = accuracy(sets, p)
         rows.append((name, acc, n, int(judgments.get(name, 0))))
     if baselines:
-        acc, n = accuracy(sets, pick_random(sets, seed))
-        rows.append((f"random (seed {seed})", acc, n, 0))
+        base = baseline_picks(sets, seed)
+        random_name = next(iter(base))
+        rows.append((random_name, *accuracy(sets, base.pop(random_name)), 0))
         rows.append(("random (expected)", random_expectation(sets), len(sets), 0))
-        for name, p in (("majority vote", pick_majority(sets)), ("scalar score", pick_by_score(sets))):
-            if p:
-                rows.append((name, *accuracy(sets, p), 0))
-        rows.append(("oracle (any correct)", *accuracy(sets, pick_oracle(sets)), 0))
+        rows.extend((name, *accuracy(sets, p), 0) for name, p in base.items())
     return pd.DataFrame(rows, columns=["method", "accuracy", "n", "judgments"])
