@@ -63,8 +63,6 @@ progress = True
 # %%
 P = rrmlib.params.check("elo_rival", globals(), names_before=_names_before)
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from IPython.display import display

@@ -69,8 +69,6 @@ REPLAY = P["records"] is not None
 if REPLAY and P["format"] != "knockout":
     raise rrmlib.params.ParameterError("records= replays the paper's knockout: format must be 'knockout'")
 
-from pathlib import Path
-
 import pandas as pd
 from IPython.display import display
 

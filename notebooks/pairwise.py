@@ -58,8 +58,6 @@ progress = True
 # %%
 P = rrmlib.params.check("pairwise", globals(), names_before=_names_before)
 
-from pathlib import Path
-
 import pandas as pd
 from IPython.display import display
 

@@ -401,7 +401,10 @@ ROUND_NAMES = ("first", "second", "third", "fourth", "fifth")
 
 def load_rrm_bracket(folder) -> list[int]:
     """The knockout bracket of ``tournament.json``: round 1's 16 pairs flattened, in order."""
-    rounds = json.loads((Path(folder) / "tournament.json").read_text())
+    path = Path(folder) / "tournament.json"
+    rounds = json.loads(path.read_text())
+    if not isinstance(rounds, dict) or not isinstance(rounds.get("round_1"), list):
+        raise ValueError(f"{path}: expected an object with a list 'round_1' of [a, b] pairs")
     return [e for pair in rounds["round_1"] for e in pair]
 
 
@@ -419,7 +422,10 @@ def load_rrm_knockout_records(folder, model: str = "7b") -> dict[int, dict[tuple
     for name in ROUND_NAMES:
         path = Path(folder) / f"{model}_tournament_{name}_round_voting_results.json"
         for slot, entries in json.loads(path.read_text()).items():
-            for e in entries:
+            for i, e in enumerate(entries):
+                missing = [f for f in ("question_id", "rival_1", "rival_2", "winner") if f not in e]
+                if missing:
+                    raise ValueError(f"{path}: [{slot!r}][{i}] has no field {missing[0]!r}")
                 q, pair, w = e["question_id"], (e["rival_1"], e["rival_2"]), e["winner"]
                 if w not in pair:
                     raise ValueError(f"{path}, slot {slot}, question {q}: winner {w!r} is not a rival of {pair}")
