@@ -105,14 +105,14 @@ print("completions:", judge.counts)
 
 # %%
 M = metrics.metrics(results, P["unparseable"], seed=P["seed"])
-table = metrics.by_subset(results, P["unparseable"], seed=P["seed"])
+table = metrics.subset_table(M)
 display(table[["accuracy", "ci_low", "ci_high", "n", "undecided", "unparseable", "cut_off"]].round(3))
 if "sections" in M:
     display(pd.Series(M["sections"], name="RewardBench section").round(4).to_frame())
 if "position_consistency" in M:
     print("position consistency:", M["position_consistency"], f"over {M['pairs_compared']} pairs")
 if "voting_curve" in M:
-    display(metrics.voting_curve(results, P["unparseable"])[["accuracy", "n", "unparseable"]].round(3))
+    display(pd.Series(M["voting_curve"], name="accuracy").rename_axis("votes").round(3).to_frame())
 
 # %% [markdown]
 # ## How much the judge writes

@@ -58,6 +58,10 @@ def bootstrap_ci(scores, *, seed: int = 0, n_boot: int = 1000, level: float = 0.
     return float(lo), float(hi)
 
 
+SUMMARY_FIELDS = ("accuracy", "ci_low", "ci_high", "n", "pairs", "undecided", "excluded", "judgments",
+                  "unparseable", "cut_off")
+
+
 def summarize(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0, **select) -> dict:
     """Accuracy and the rates no policy may hide, for all pairs of ``results``."""
     scores = pair_scores(results, policy, **select)
@@ -92,6 +96,13 @@ def by_subset(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0) -> p
     """The summary per subset, then the whole set as ``all``, as a table."""
     rows = {**subset_summaries(results, policy, seed=seed), "all": summarize(results, policy, seed=seed)}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def subset_table(m: dict) -> pd.DataFrame:
+    """``metrics()``'s per-subset summaries and the overall one as a table, as ``by_subset``
+    gives it, without computing anything (bootstrap included) a second time."""
+    overall = {k: m[k] for k in SUMMARY_FIELDS}
+    return pd.DataFrame.from_dict({**m["subsets"], "all": overall}, orient="index")
 
 
 def voting_summaries(results: pd.DataFrame, policy: str = "tie") -> dict[int, dict]:

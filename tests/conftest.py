@@ -42,6 +42,19 @@ def tiny_model_dir(tmp_path_factory, smollm2_dir):
     return out
 
 
+@pytest.fixture(scope="session")
+def thinking_model_dir(tmp_path_factory, tiny_model_dir):
+    """The tiny model with a chat template that opens <think> in the generation prompt, as RRM's."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("thinker") / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / "chat_template.jinja").write_text(
+        "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}"
+        "{% if add_generation_prompt %}<|assistant|><think>\n{% endif %}")
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def _quiet_tokenizers(monkeypatch):
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")

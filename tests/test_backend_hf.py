@@ -56,12 +56,5 @@ def test_batches_respect_token_cap(backend):
     assert all(len(b) * (max(lengths[i] for i in b) + 100) <= 1500 or len(b) == 1 for b in batches)
 
 
-def test_reasoning_template_detected(tiny_model_dir, tmp_path):
-    import shutil
-
-    folder = tmp_path / "thinker"
-    shutil.copytree(tiny_model_dir, folder)
-    (folder / "chat_template.jinja").write_text(
-        "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}"
-        "{% if add_generation_prompt %}<|assistant|><think>\n{% endif %}")
-    assert make_backend("hf", model=str(folder)).is_reasoning() is True
+def test_reasoning_template_detected(thinking_model_dir):
+    assert make_backend("hf", model=str(thinking_model_dir)).is_reasoning() is True

@@ -129,15 +129,8 @@ def test_dummy_weights_get_their_own_revision(fake_vllm, tiny_model_dir):
     assert dummy.model_id == real.model_id and dummy.revision == real.revision + "+dummy-weights"
 
 
-def test_reasoning_template_detected(fake_vllm, tiny_model_dir, tmp_path):
-    import shutil
-
-    folder = tmp_path / "thinker"
-    shutil.copytree(tiny_model_dir, folder)
-    (folder / "chat_template.jinja").write_text(
-        "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}"
-        "{% if add_generation_prompt %}<|assistant|><think>\n{% endif %}")
-    assert make_backend("vllm", model=str(folder)).is_reasoning() is True
+def test_reasoning_template_detected(fake_vllm, tiny_model_dir, thinking_model_dir):
+    assert make_backend("vllm", model=str(thinking_model_dir)).is_reasoning() is True
     assert make_backend("vllm", model=str(tiny_model_dir)).is_reasoning() is False
 
 

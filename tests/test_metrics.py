@@ -3,7 +3,7 @@ import math
 import pytest
 
 from rrmlib.judge import results_frame
-from rrmlib.metrics import bootstrap_ci, metrics, pair_scores, position_consistency, summarize, voting_curve
+from rrmlib.metrics import bootstrap_ci, by_subset, metrics, subset_table, pair_scores, position_consistency, summarize, voting_curve
 
 
 def rows(spec):
@@ -112,3 +112,10 @@ def test_metrics_are_strict_json_when_a_subset_is_all_unparseable():
     text = json.dumps(m, allow_nan=False)  # raises on NaN
     assert m["subsets"]["a"]["accuracy"] is None and m["subsets"]["a"]["ci_low"] is None
     assert json.loads(text)["subsets"]["b"]["accuracy"] == 1.0 and m["voting_curve"] == {1: 1.0, 2: 1.0}
+
+
+def test_subset_table_from_metrics_equals_by_subset():
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(subset_table(metrics(SINGLE, "tie", seed=2)), by_subset(SINGLE, "tie", seed=2),
+                                  check_dtype=False)
