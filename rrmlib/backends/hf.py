@@ -57,7 +57,8 @@ class HFBackend(RendersChatTemplate, Backend):
         tokenizer = AutoTokenizer.from_pretrained(path, revision=hub_revision)
         loaded = AutoModelForCausalLM.from_pretrained(path, revision=hub_revision, dtype=getattr(torch, dtype))
         # A branch name ("main") moves; the commit the hub resolved it to names the weights.
-        revision = getattr(loaded.config, "_commit_hash", None) or revision if hub_revision else revision
+        if hub_revision:
+            revision = getattr(loaded.config, "_commit_hash", None) or revision
         self._setup(loaded.to(device), tokenizer, model_id=model_id, revision=revision, batch_size=batch_size,
                     max_batch_tokens=max_batch_tokens, sort_by_length=sort_by_length)
 
