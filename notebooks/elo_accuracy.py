@@ -20,9 +20,13 @@
 # is neither rival is a draw), or a `knockout` run's matches; a list of them puts several
 # methods on one figure.
 #
-# Per question, the candidates are rated by online Elo (the paper's method; its matches played
-# in a seeded shuffle, as the original shuffled them) and, as a check that does not depend on
-# match order, by Bradley-Terry maximum likelihood. The highest-rated candidate is the pick;
+# Per question, the candidates are rated by online Elo and, as a check that does not depend on
+# match order, by Bradley-Terry maximum likelihood. Elo is played as the original evaluation
+# played it (`elo_order="paper"`): questions in the order they first appear in the records, each
+# question's matches shuffled by one `random.Random(0)` that runs on from question to question,
+# evalica's Elo with its defaults of the time, and equal ratings going to the candidate evalica
+# lists first; so the paper's merged results give the paper's picks. `elo_order="per-question"`
+# shuffles every question on its own instead. The highest-rated candidate is the pick;
 # accuracy is the share of questions whose pick is correct, with a bootstrap interval over
 # questions, beside the baselines a reviewer asks for: a random pick (and its exact
 # expectation), majority vote over extracted answers, a scalar reward model's choice, and the
@@ -41,6 +45,7 @@ elo_k = 4.0
 elo_initial = 1000.0
 elo_scale = 400.0
 elo_base = 10.0
+elo_order = "paper"
 order_seed = 0
 bt_prior = 1.0
 bootstrap = 1000
@@ -106,7 +111,7 @@ picks, cost, rating_tables = {}, {}, []
 for label, r, source in zip(labels, records, sources):
     elo_picks, bt_picks, tables = bestofn.rating_picks(
         r, k=P["elo_k"], initial=P["elo_initial"], scale=P["elo_scale"], base=P["elo_base"],
-        order_seed=P["order_seed"], prior=P["bt_prior"])
+        elo_order=P["elo_order"], order_seed=P["order_seed"], prior=P["bt_prior"])
     spent = int(r["judgments"].sum())
     picks[f"ELO ({label})"], cost[f"ELO ({label})"] = elo_picks, spent
     picks[f"Bradley-Terry ({label})"], cost[f"Bradley-Terry ({label})"] = bt_picks, spent
@@ -159,7 +164,7 @@ M = {
                 | {"n": int(row["n"])} for _, row in table.iterrows()},
     "elo_bt_agreement": agreement,
     "ratings": {"elo_k": P["elo_k"], "initial": P["elo_initial"], "scale": P["elo_scale"], "base": P["elo_base"],
-                "order_seed": P["order_seed"], "bt_prior": P["bt_prior"]},
+                "elo_order": P["elo_order"], "order_seed": P["order_seed"], "bt_prior": P["bt_prior"]},
 }
 run.write_metrics(M)
 run.write_meta(completions={"generated": 0, "reused": 0}, judge=None, sources=sources,

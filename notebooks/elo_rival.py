@@ -21,9 +21,10 @@
 # re-score them (or the paper's published judgments) without a GPU.
 #
 # All questions are played together: the round robin's matches of every question go to the
-# judge in one batch. An unparseable verdict is asked again as a new sample (`max_retries`),
-# then decided by a seeded coin (the original evaluation's rule) or recorded as a draw, and
-# every such match is flagged. Each pair is shown once, in a seeded random order, so that no
+# judge in one batch. An unparseable verdict is decided at once by a seeded coin, as the
+# original evaluation decided it (by a coin that no run could repeat); `max_retries` re-asks it
+# as a new sample first, and `unparseable="draw"` records a draw instead. Every such match is
+# flagged. Each pair is shown once, in a seeded random order, so that no
 # candidate always sits in the first slot (`both_orders=True` shows it both ways instead).
 # Every completion goes to the judgment store: a rerun generates only what is missing.
 
@@ -37,7 +38,7 @@ dataset = "demo"
 data_path = None
 limit = None
 both_orders = False
-max_retries = 1
+max_retries = 0
 unparseable = "coin"
 seed = 0
 model = None
@@ -56,6 +57,7 @@ max_new_tokens = 8192
 temperature = 0.6
 top_p = 1.0
 reasoning = None
+verdict_rule = "paper"
 store = "runs/judgments.sqlite"
 out_dir = None
 progress = True

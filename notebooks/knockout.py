@@ -15,8 +15,10 @@
 # # Knockout best-of-N
 #
 # The paper's cheaper alternative to a round robin: the N candidates of a question meet in a
-# single-elimination bracket (adjacent candidates in round 1, winners of adjacent matches
-# next; an odd one out gets a bye), and the last one standing is the pick. N - 1 judgments per
+# single-elimination bracket (adjacent entrants in round 1, winners of adjacent matches next;
+# an odd one out gets a bye), and the last one standing is the pick. With 32 candidates the
+# bracket is the paper's own (`PPEdataset/knockout-mmlu-pro/tournament.json`: 3-7, 29-20, 19-5,
+# ...); other sizes play the candidates' order (`bracket="order"` always does). N - 1 judgments per
 # question instead of N(N-1)/2. All questions are played together, one judge call per round.
 # `format="swiss"` plays a fixed number of Swiss rounds instead (each round pairs candidates
 # with equal scores, no rematches) and picks the leader.
@@ -37,8 +39,9 @@ data_path = None
 limit = None
 format = "knockout"  # shadows the builtin on purpose (`-p format swiss`)
 swiss_rounds = None
+bracket = "paper"
 shuffle_seed = None
-max_retries = 1
+max_retries = 0
 unparseable = "coin"
 records = None
 records_model = "7b"
@@ -59,6 +62,7 @@ max_new_tokens = 8192
 temperature = 0.6
 top_p = 1.0
 reasoning = None
+verdict_rule = "paper"
 store = "runs/judgments.sqlite"
 out_dir = None
 progress = True
@@ -126,8 +130,8 @@ else:
 # ## The tournaments
 #
 # A match is shown with its bracket-earlier candidate first, as the paper did. An unparseable
-# verdict is asked again as a new sample (`max_retries`), then decided by a seeded coin (a
-# knockout needs a winner; Swiss may record a draw instead).
+# verdict is decided at once by a seeded coin, as the paper decided it (a knockout needs a
+# winner; Swiss may record a draw instead); `max_retries` re-asks it as a new sample first.
 
 # %%
 if REPLAY:
@@ -137,7 +141,7 @@ if REPLAY:
     judgments = bestofn.replay_judgments(tournaments)
 else:
     if P["format"] == "knockout":
-        tournaments = bestofn.knockout(sets, shuffle_seed=P["shuffle_seed"])
+        tournaments = bestofn.knockout(sets, bracket=P["bracket"], shuffle_seed=P["shuffle_seed"])
     else:
         tournaments = bestofn.swiss(sets, rounds=P["swiss_rounds"], seed=P["seed"])
     tournaments, judgments, driver = bestofn.play(

@@ -19,6 +19,11 @@
 # orders), draw `votes` samples per showing, take the majority, and score it against the
 # human- or ground-truth-preferred answer. Every completion goes to the judgment store, so a
 # rerun, or a run killed midway and started again, generates only what is missing.
+#
+# The defaults are the paper's protocol: its conflict pairs for the PPE sets, its verdict rule
+# (a verdict counts only if the text after the thought boxes exactly `Assistant 1` or
+# `Assistant 2`; anything else scores 0.5), and for RewardBench its headline (the plain mean of
+# the four section scores). `meta.json` records every choice that departs from it.
 
 # %%
 import rrmlib.params
@@ -30,6 +35,7 @@ dataset = "demo"
 round = 1  # PPE conflict-pair round, 1-5; shadows the builtin on purpose (researchers type `-p round 4`)
 data_path = None
 pairs_file = None
+pairs_seed = None
 seed = 0
 model = None
 backend = "hf"
@@ -51,6 +57,7 @@ order = "shuffle"
 votes = 1
 unparseable = "tie"
 reasoning = None
+verdict_rule = "paper"
 store = "runs/judgments.sqlite"
 out_dir = None
 progress = True
@@ -74,7 +81,7 @@ print("run folder:", run.path)
 
 # %%
 # Only the options a run sets are passed, so a dataset without rounds or files is not offered them.
-load_options = {"round": P["round"], "path": P["data_path"], "pairs_file": P["pairs_file"]}
+load_options = {"round": P["round"], "path": P["data_path"], "pairs_file": P["pairs_file"], "seed": P["pairs_seed"]}
 load_options = {k: v for k, v in load_options.items() if v is not None and (k, v) != ("round", 1)}
 pairs = load_pairs(P["dataset"], **load_options)
 if P["limit"] is not None:
@@ -91,7 +98,7 @@ pd.Series([p.subset for p in pairs]).value_counts().rename("pairs").to_frame()
 
 # %%
 judge = Judge.from_params(P)
-print(judge.backend.describe(), "| reasoning judge:", judge.reasoning)
+print(judge.backend.describe(), "| reasoning judge:", judge.reasoning, "| verdict rule:", judge.verdict_rule)
 
 # %%
 results = judge.judge_pairs(pairs, order=P["order"], votes=P["votes"], seed=P["seed"])
@@ -101,14 +108,23 @@ print("completions:", judge.counts)
 # ## Accuracy
 #
 # Undecided pairs (no majority verdict) are scored by the `unparseable` policy; the table shows
-# how many there were and how many completions hit the token limit, whatever the policy.
+# how many there were and how many completions hit the token limit, whatever the policy. The
+# headline `score` is the accuracy over pairs, except on RewardBench, where it is the plain mean
+# of the four section scores (the paper's number); the mean over pairs stays in the table as
+# `all`.
 
 # %%
 M = metrics.metrics(results, P["unparseable"], seed=P["seed"])
 table = metrics.subset_table(M)
 display(table[["accuracy", "ci_low", "ci_high", "n", "undecided", "unparseable", "cut_off"]].round(3))
 if "sections" in M:
-    display(pd.Series(M["sections"], name="RewardBench section").round(4).to_frame())
+    display(pd.DataFrame({"score": M["sections"], "ci_low": {k: v[0] for k, v in M["sections_ci"].items()},
+                          "ci_high": {k: v[1] for k, v in M["sections_ci"].items()}}).rename_axis("RewardBench").round(4))
+print(f"score: {M['score']:.4f} [{M['score_ci'][0]:.4f}, {M['score_ci'][1]:.4f}] = {M['score_name']}"
+      if M["score"] is not None else "score: n/a (no pair could be scored)")
+# The same completions read by each verdict rule: the paper's rule beside the lenient one.
+display(pd.DataFrame({rule: {k: v for k, v in row.items() if k != "sections"}
+                      for rule, row in M["verdict_rules"].items()}).T.rename_axis("verdict rule").round(4))
 if "position_consistency" in M:
     print("position consistency:", M["position_consistency"], f"over {M['pairs_compared']} pairs")
 if "voting_curve" in M:
@@ -129,8 +145,13 @@ display(tokens.pivot_table(index="subset", columns="verdict_right", values="comp
 
 # %%
 plots.setup()
-accuracy_text = "n/a" if M["accuracy"] is None else f"{M['accuracy']:.3f}"
-fig = plots.accuracy_by_subset(table, title=f"{P['dataset']}: {judge.backend.model_id}, accuracy {accuracy_text} over {M['n']} pairs")
+if M["score"] is None:
+    headline = f"no scored pair of {M['pairs']}"
+elif "sections" in M:
+    headline = f"{'Overall' if 'Overall' in M['sections'] else 'partial score'} {M['score']:.3f}, pair mean {M['accuracy']:.3f}"
+else:
+    headline = f"accuracy {M['accuracy']:.3f} over {M['n']} pairs"
+fig = plots.accuracy_by_subset(table, title=f"{P['dataset']}: {judge.backend.model_id}, {headline}")
 figures = plots.savefig(fig, run.figures / "accuracy_by_subset")
 print("figures:", *map(str, figures))
 

@@ -51,12 +51,29 @@ def round_robin(sets: Iterable[CandidateSet], *, both_orders: bool = False) -> d
     return {s.id: RoundRobin(range(len(s.candidates)), both_orders=both_orders) for s in sets}
 
 
-def knockout(sets: Iterable[CandidateSet], *, shuffle_seed: int | None = None) -> dict:
-    """Set id -> a knockout whose bracket is the candidates' order (as the paper), or with
-    ``shuffle_seed`` a seeded permutation of it, drawn per set (``set_seed``)."""
-    return {s.id: Knockout(range(len(s.candidates)),
-                           shuffle_seed=None if shuffle_seed is None else set_seed(shuffle_seed, s.id))
-            for s in sets}
+BRACKETS = ("paper", "order")
+
+
+def bracket_of(n: int, bracket: str = "paper") -> list[int]:
+    """The knockout bracket over candidates 0..n-1: the paper's for 32 candidates
+    (``PPEdataset/knockout-mmlu-pro/tournament.json``: 3-7, 29-20, 19-5, ...) with
+    ``bracket="paper"``, else the candidates' order."""
+    if bracket not in BRACKETS:
+        raise ValueError(f"bracket must be one of {BRACKETS}, got {bracket!r}")
+    if bracket == "paper" and n == 32:
+        from rrmlib.paper import knockout_bracket
+
+        return knockout_bracket()
+    return list(range(n))
+
+
+def knockout(sets: Iterable[CandidateSet], *, bracket: str = "paper", shuffle_seed: int | None = None) -> dict:
+    """Set id -> a knockout over the set's candidate indices: the bracket of ``bracket_of``
+    (the paper's for 32 candidates), or with ``shuffle_seed`` a seeded permutation of the
+    candidates, drawn per set (``set_seed``)."""
+    if shuffle_seed is not None:
+        return {s.id: Knockout(range(len(s.candidates)), shuffle_seed=set_seed(shuffle_seed, s.id)) for s in sets}
+    return {s.id: Knockout(bracket_of(len(s.candidates), bracket)) for s in sets}
 
 
 def swiss(sets: Iterable[CandidateSet], *, rounds: int | None = None, seed: int = 0) -> dict:
@@ -139,7 +156,7 @@ class MatchJudge:
 
 
 def play(judge, sets: Iterable[CandidateSet], tournaments: Mapping | Callable, *, order: str = "scheduled",
-         max_retries: int = 1, unparseable: str = "coin", seed: int = 0, desc: str = "judging matches"):
+         max_retries: int = 0, unparseable: str = "coin", seed: int = 0, desc: str = "judging matches"):
     """Play one tournament per candidate set with the judge, all sets together.
 
     ``tournaments``: set id -> tournament (e.g. from ``round_robin(sets)``), or a function of a
@@ -156,15 +173,16 @@ def play(judge, sets: Iterable[CandidateSet], tournaments: Mapping | Callable, *
     return tournaments, match_judge.frame(), driver
 
 
-_MATCH_DTYPES = {"question": "string", "a": "Int64", "b": "Int64", "winner": "Int64", "round": "int64",
-                 "decided_by": "string", "coin": "bool", "judgments": "int64", "format": "string"}
+_MATCH_DTYPES = {"question": "string", "a": "Int64", "b": "Int64", "first": "Int64", "winner": "Int64",
+                 "round": "int64", "decided_by": "string", "coin": "bool", "judgments": "int64", "format": "string"}
 
 
 def matches_table(tournaments: Mapping, driver: Driver | None = None, judgments: pd.DataFrame | None = None, *,
                   format: str) -> pd.DataFrame:
-    """One row per recorded match: question, a, b, winner (missing: a draw), round, how it was
-    decided (``judge``, ``coin`` or ``draw`` after unparseable verdicts; ``coin`` repeats it as a
-    flag), how many judgments it cost, and the tournament ``format`` (for ``elo_accuracy``)."""
+    """One row per recorded match: question, a, b, the entrant shown ``first`` (in slot 1; the
+    original's rival_1, which its ELO step lists first), winner (missing: a draw), round, how it
+    was decided (``judge``, ``coin`` or ``draw`` after unparseable verdicts; ``coin`` repeats it
+    as a flag), how many judgments it cost, and the tournament ``format`` (for ``elo_accuracy``)."""
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
     df = matches_frame(tournaments)
@@ -176,8 +194,12 @@ def matches_table(tournaments: Mapping, driver: Driver | None = None, judgments:
         cost = judgments.groupby(["question", "a", "b"]).size()
         cost.index = [(q, int(a), int(b)) for q, a, b in cost.index]
         df["judgments"] = [int(cost.get(k, 0)) for k in keys]
+        shown = judgments.groupby(["question", "a", "b"])["first"].last()
+        shown.index = [(q, int(a), int(b)) for q, a, b in shown.index]
+        df["first"] = [shown.get(k, a) for k, a in zip(keys, df["a"])]
     else:
         df["judgments"] = 1
+        df["first"] = df["a"]
     df["format"] = format
     df["winner"] = df["winner"].astype(object).where(df["winner"].notna(), None)
     return df[list(_MATCH_DTYPES)].astype(_MATCH_DTYPES)
@@ -245,7 +267,9 @@ def read_matches(path) -> pd.DataFrame:
             df["judgments"] = 1
         if "format" not in df.columns:
             df["format"] = "round_robin"
+    first = df["first"] if "first" in df.columns else df["a"]  # the merged JSON's rival_1 is shown first
     out = pd.DataFrame({"question": df["question"].astype(str), "a": df["a"].astype(int), "b": df["b"].astype(int),
+                        "first": first.fillna(df["a"]).astype(int),
                         "winner": pd.Series([None if pd.isna(w) else int(w) for w in df["winner"]], dtype=object,
                                             index=df.index),
                         "judgments": df["judgments"].astype(int), "format": df["format"].astype(str)})
@@ -267,15 +291,33 @@ def read_picks(matches_path) -> pd.DataFrame | None:
     return df.assign(question=df["question"].astype(str))
 
 
+ELO_ORDERS = ("paper", "per-question", "recorded")
+
+
 def rating_picks(matches: pd.DataFrame, *, k: float = 4.0, initial: float = 1000.0, scale: float = 400.0,
-                 base: float = 10.0, order_seed: int | None = 0, prior: float = 1.0) -> tuple[dict, dict, dict]:
+                 base: float = 10.0, elo_order: str = "paper", order_seed: int = 0,
+                 prior: float = 1.0) -> tuple[dict, dict, dict]:
     """ELO and Bradley-Terry over each question's matches: ``(elo picks, bt picks, ratings)``
     where ``ratings`` holds both (question, entrant, rating) tables. ``matches`` may come from
-    ``read_matches`` or straight from ``matches_table`` (nullable integer columns)."""
-    elo = ratings.elo_by_group(matches, "question", k=k, initial=initial, scale=scale, base=base,
-                               order_seed=order_seed)
+    ``read_matches`` or straight from ``matches_table`` (nullable integer columns).
+
+    ``elo_order``: ``"paper"`` plays and picks exactly as the original evaluation
+    (``ratings.paper_elo``: one generator seeded with ``order_seed`` shuffles question after
+    question; equal ratings go to the entrant evalica lists first); ``"per-question"`` shuffles
+    each question on its own (``order_seed`` and the question's id); ``"recorded"`` keeps the
+    records' order. Outside ``"paper"``, equal ratings go to the lowest entrant.
+    """
+    if elo_order not in ELO_ORDERS:
+        raise ValueError(f"elo_order must be one of {ELO_ORDERS}, got {elo_order!r}")
+    if elo_order == "paper":
+        elo_picks, elo = ratings.paper_elo(matches, "question", seed=order_seed, k=k, initial=initial, scale=scale,
+                                           base=base)
+    else:
+        elo = ratings.elo_by_group(matches, "question", k=k, initial=initial, scale=scale, base=base,
+                                   order_seed=order_seed if elo_order == "per-question" else None)
+        elo_picks = selection.pick_by_rating(elo)
     bt = ratings.bradley_terry_by_group(matches, "question", prior=prior, initial=initial, scale=scale, base=base)
-    return selection.pick_by_rating(elo), selection.pick_by_rating(bt), {"elo": elo, "bradley_terry": bt}
+    return elo_picks, selection.pick_by_rating(bt), {"elo": elo, "bradley_terry": bt}
 
 
 def accuracy_table(sets: list[CandidateSet], picks: Mapping[str, Mapping], judgments: Mapping[str, int], *,

@@ -153,6 +153,17 @@ def print_summary(out_dir: Path) -> None:
         acc = "-" if r["accuracy"] is None else f"{r['accuracy']:.3f}"
         ci = "-" if r["ci_low"] is None else f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
         print(f"{name:<16}{acc:>9}{ci:>16}{r['n']:>6}{r['unparseable']:>13.2f}{r['cut_off']:>9.2f}")
+    if "sections" in m:
+        print("\nRewardBench " + "  ".join(f"{k} {v:.3f}" for k, v in m["sections"].items()))
+    if m.get("score") is not None:
+        lo, hi = m["score_ci"]
+        print(f"\nscore {m['score']:.4f} [{lo:.4f}, {hi:.4f}]: {m['score_name']}")
+    for rule, r in m.get("verdict_rules", {}).items():
+        if r["score"] is not None:
+            print(f"  read by the {rule} verdict rule: {r['score']:.4f} (unparseable {r['unparseable']:.2f})")
+    protocol = meta.get("protocol", {})
+    if protocol.get("deviations"):
+        print("departs from the paper's protocol in:", ", ".join(f"{k}={v!r}" for k, v in protocol["deviations"].items()))
     c = meta["completions"]
     print(f"\ncompletions: {c['generated']} generated, {c['reused']} reused from the store")
 

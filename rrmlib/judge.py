@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from rrmlib.backends.base import Backend, Completion, Request, Sampling, as_messages
-from rrmlib.prompts import parse_verdict, rrm_messages
+from rrmlib.prompts import VERDICT_RULES, parse_verdict, rrm_messages, thought_end
 from rrmlib.seeding import stable_int
 from rrmlib.store import JudgmentStore, completion_key
 
@@ -42,17 +42,21 @@ class Judgment:
 
     key: str
     text: str
-    verdict: int | None  # 1 or 2: the slot the judge preferred
+    verdict: int | None  # 1 or 2: the slot the judge preferred, read by the judge's verdict rule
     prompt_tokens: int | None
     completion_tokens: int | None
     think_tokens: int | None
     cut_off: bool
+    verdicts: dict | None = None  # the verdict under every rule, so a run can show them side by side
 
 
 class Judge:
     def __init__(self, backend: Backend, store: JudgmentStore, sampling: Sampling, *,
-                 reasoning: bool | None = None, progress: bool = True):
+                 reasoning: bool | None = None, progress: bool = True, verdict_rule: str = "paper"):
+        if verdict_rule not in VERDICT_RULES:
+            raise ValueError(f"verdict_rule must be one of {VERDICT_RULES}, got {verdict_rule!r}")
         self.backend, self.store, self.sampling = backend, store, sampling
+        self.verdict_rule = verdict_rule
         # A model whose template opens <think> must close it before its verdict counts. Where the
         # backend cannot tell (a server hides its template), guessing either way misreads some
         # judge: a draft box inside a cut-off thought, or every verdict of a plain judge.
@@ -73,12 +77,12 @@ class Judge:
         sampling = Sampling(temperature=p["temperature"], top_p=p["top_p"], max_new_tokens=p["max_new_tokens"],
                             seed=p["seed"])
         return cls(make_backend(p["backend"], **backend_options(p)), JudgmentStore(p["store"]), sampling,
-                   reasoning=p["reasoning"], progress=p["progress"])
+                   reasoning=p["reasoning"], progress=p["progress"], verdict_rule=p["verdict_rule"])
 
     def provenance(self) -> dict:
         """What meta.json records about the judge: counts, sampling, backend and how it reads verdicts."""
         return {"completions": dict(self.counts), "sampling": self.sampling.as_dict(),
-                "judge": self.backend.describe(), "reasoning": self.reasoning}
+                "judge": self.backend.describe(), "reasoning": self.reasoning, "verdict_rule": self.verdict_rule}
 
     # -- completions ----------------------------------------------------------------------
     def request(self, question: str, first: str, second: str, sample: int = 0) -> Request:
@@ -141,12 +145,13 @@ class Judge:
     def read(self, key: str, stored: dict) -> Judgment:
         text = stored["text"]
         think = None
-        end = text.rfind("</think>")
+        end = thought_end(text)
         if end != -1:
             think = self.backend.count_tokens(text[:end])
-        return Judgment(key=key, text=text, verdict=parse_verdict(text, reasoning=self.reasoning),
+        verdicts = {rule: parse_verdict(text, reasoning=self.reasoning, rule=rule) for rule in VERDICT_RULES}
+        return Judgment(key=key, text=text, verdict=verdicts[self.verdict_rule],
                         prompt_tokens=stored["prompt_tokens"], completion_tokens=stored["completion_tokens"],
-                        think_tokens=think, cut_off=stored["finish_reason"] == "length")
+                        think_tokens=think, cut_off=stored["finish_reason"] == "length", verdicts=verdicts)
 
     def judge(self, items: list[tuple[str, str, str, int]], desc: str = "judging") -> list[Judgment]:
         """Verdicts for ``(question, first, second, sample)`` items, in order."""
@@ -165,6 +170,7 @@ class Judge:
                 "pair_id": p.id, "subset": p.subset, "tie": p.tie,
                 "order": "rejected_first" if swap else "chosen_first", "sample": s,
                 "key": j.key, "verdict": j.verdict, "picked": picked,
+                **{f"verdict_{rule}": j.verdicts[rule] for rule in VERDICT_RULES},
                 "correct": None if picked is None else picked == "chosen",
                 "prompt_tokens": j.prompt_tokens, "completion_tokens": j.completion_tokens,
                 "think_tokens": j.think_tokens, "cut_off": j.cut_off,
@@ -187,9 +193,11 @@ def showing(pair, swap: bool, sample: int) -> tuple[str, str, str, int]:
 def results_frame(rows: list[dict]) -> pd.DataFrame:
     """Judgment rows with fixed dtypes (nullable where a value can be missing), so the parquet
     file has the same schema whatever the run's values."""
+    rule_columns = [f"verdict_{rule}" for rule in VERDICT_RULES]
     df = pd.DataFrame(rows, columns=["pair_id", "subset", "tie", "order", "sample", "key", "verdict", "picked",
-                                     "correct", "prompt_tokens", "completion_tokens", "think_tokens", "cut_off"])
+                                     "correct", "prompt_tokens", "completion_tokens", "think_tokens", "cut_off",
+                                     *rule_columns])
     return df.astype({"pair_id": "string", "subset": "string", "tie": "bool", "order": "string",
                       "sample": "int64", "key": "string", "verdict": "Int64", "picked": "string",
                       "correct": "boolean", "prompt_tokens": "Int64", "completion_tokens": "Int64",
-                      "think_tokens": "Int64", "cut_off": "bool"})
+                      "think_tokens": "Int64", "cut_off": "bool", **{c: "Int64" for c in rule_columns}})

@@ -58,6 +58,43 @@ def bootstrap_ci(scores, *, seed: int = 0, n_boot: int = 1000, level: float = 0.
     return float(lo), float(hi)
 
 
+PAIR_MEAN = "accuracy (mean over pairs)"
+
+
+def rewardbench_score(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0, n_boot: int = 1000) -> dict:
+    """RewardBench's headline as the paper reports it: the four section scores (subsets weighted
+    as the leaderboard weights them) and their plain mean, ``score``; with percentile-bootstrap
+    95% intervals that resample pairs within each subset (the subsets' sizes are fixed by design).
+
+    A run that covers only some sections (``limit``, ``subset``) gets the mean of those it has,
+    named as partial, never passed off as the Overall.
+    """
+    scores = pair_scores(results, policy)
+    per_subset = {str(k): g["score"].dropna().to_numpy(dtype=float)
+                  for k, g in scores.groupby("subset", sort=True, observed=True)}
+    per_subset = {k: v for k, v in per_subset.items() if len(v)}
+    sections = rewardbench_sections({k: float(v.mean()) for k, v in per_subset.items()})
+    rng = np.random.default_rng(seed)
+    boot = {k: v[rng.integers(0, len(v), size=(n_boot, len(v)))].mean(axis=1) for k, v in per_subset.items()}
+    boot_sections = rewardbench_sections(boot)  # works on arrays: one value per resample
+    names = [s for s in sections if s != "Overall"]
+    if "Overall" in sections:
+        score, name = sections["Overall"], "RewardBench Overall (plain mean of the four section scores, as the paper)"
+        boot_score = boot_sections["Overall"]
+    else:
+        score = float(np.mean([sections[s] for s in names]))
+        name = f"mean of {len(names)} of 4 RewardBench sections ({', '.join(names)}): partial, not the Overall"
+        boot_score = np.mean([boot_sections[s] for s in names], axis=0)
+
+    def ci(x):
+        lo, hi = np.quantile(x, [0.025, 0.975])
+        return [float(lo), float(hi)]
+
+    return {"sections": {k: float(v) for k, v in sections.items()},
+            "sections_ci": {k: ci(v) for k, v in boot_sections.items()},
+            "score": float(score), "score_ci": ci(boot_score), "score_name": name}
+
+
 SUMMARY_FIELDS = ("accuracy", "ci_low", "ci_high", "n", "pairs", "undecided", "excluded", "judgments",
                   "unparseable", "cut_off")
 
@@ -147,7 +184,9 @@ def metrics(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0) -> dic
     out["subsets"] = subset_summaries(results, policy, seed=seed)
     scored = {k: v["accuracy"] for k, v in out["subsets"].items() if v["accuracy"] is not None}
     if scored and set(out["subsets"]) <= set(SECTION_OF):
-        out["sections"] = rewardbench_sections(scored)  # RewardBench: the leaderboard's four numbers
+        out.update(rewardbench_score(results, policy, seed=seed))  # the leaderboard's four numbers and their mean
+    else:
+        out.update(score=out["accuracy"], score_ci=[out["ci_low"], out["ci_high"]], score_name=PAIR_MEAN)
     orders = sorted(results["order"].unique())
     if len(orders) > 1:
         out["by_order"] = {o: summarize(results, policy, seed=seed, order=o) for o in orders}
@@ -156,4 +195,40 @@ def metrics(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0) -> dic
         out["voting_curve"] = {k: v["accuracy"] for k, v in voting_summaries(results, policy).items()}
     ties = results.drop_duplicates("pair_id")["tie"]
     out["human_ties_excluded"] = int(ties.sum())
+    rules = verdict_rule_comparison(results, policy, seed=seed)
+    if rules:
+        out["verdict_rules"] = rules
+    return out
+
+
+def with_rule(results: pd.DataFrame, rule: str) -> pd.DataFrame:
+    """The judgments as another verdict rule reads the same completions (``verdict_<rule>``)."""
+    verdict = results[f"verdict_{rule}"]
+    swapped = results["order"] == "rejected_first"
+    picked = pd.Series(pd.NA, index=results.index, dtype="string")
+    picked[verdict.notna() & ((verdict == 1) != swapped)] = "chosen"
+    picked[verdict.notna() & ((verdict == 1) == swapped)] = "rejected"
+    return results.assign(verdict=verdict, picked=picked,
+                          correct=(picked == "chosen").astype("boolean").where(picked.notna(), pd.NA))
+
+
+def verdict_rule_comparison(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0) -> dict:
+    """The headline numbers under every verdict rule, from the same completions, so a run read
+    by a lenient rule still shows the paper's number beside its own (and the other way round)."""
+    from rrmlib.prompts import VERDICT_RULES
+
+    if not all(f"verdict_{r}" in results.columns for r in VERDICT_RULES):
+        return {}
+    out = {}
+    for rule in VERDICT_RULES:
+        m = with_rule(results, rule)
+        summary = summarize(m, policy, seed=seed)
+        row = {k: summary[k] for k in ("accuracy", "ci_low", "ci_high", "unparseable")}
+        subsets = set(m["subset"].dropna().unique())
+        if len(m) and subsets <= set(SECTION_OF):
+            rb = rewardbench_score(m, policy, seed=seed)
+            row.update(score=rb["score"], sections=rb["sections"])
+        else:
+            row["score"] = row["accuracy"]
+        out[rule] = row
     return out

@@ -42,6 +42,9 @@ _JUDGE = {
     "temperature": _p(0.6, float, "sampling temperature (the paper: 0.6; 0 = greedy)", minimum=0),
     "top_p": _p(1.0, float, "nucleus sampling (the paper: 1.0)"),
     "reasoning": _p(None, bool, "whether the judge thinks in <think> tags; None = detect from the model"),
+    "verdict_rule": _p("paper", str, "how a completion is read as a verdict: the original evaluation's exact rule, "
+                       "or a lenient one (after the last </think>; 'assistant 1', '1', \\text{} accepted)",
+                       ("paper", "lenient")),
     "store": _p("runs/judgments.sqlite", str, "SQLite judgment store shared across runs"),
     "out_dir": _p(None, str, "run folder; None = runs/<run-id>"),
     "progress": _p(True, bool, "show a progress bar"),
@@ -52,7 +55,9 @@ SPECS: dict[str, dict[str, Param]] = {
         "dataset": _p("demo", str, "registered dataset name or a local file"),
         "round": _p(1, int, "conflict-pair round (PPE sets: 1-5)"),
         "data_path": _p(None, str, "local copy of a hub dataset (parquet/jsonl/json), passed as path="),
-        "pairs_file": _p(None, str, "PPE: conflict-pair file (e.g. the paper's); None = the seeded builder's draw"),
+        "pairs_file": _p(None, str, "PPE: a conflict-pair file; None = the paper's (PPEdataset/conflict-pairs/)"),
+        "pairs_seed": _p(None, int, "PPE: draw the project's own distinct conflict pairs with this seed "
+                         "(PPEdataset/build.py) instead of the paper's"),
         "limit": _p(None, int, "judge only the first N pairs", minimum=0),
         "order": _p("shuffle", str, "how the two answers are shown", ("shuffle", "both", "fixed")),
         "votes": _p(1, int, "samples per shown order; the majority decides", minimum=1),
@@ -64,7 +69,8 @@ SPECS: dict[str, dict[str, Param]] = {
         "data_path": _p(None, str, "local file passed as path= (qwen-math's file, a copy of a hub set)"),
         "limit": _p(None, int, "play only the first N candidate sets", minimum=0),
         "both_orders": _p(False, bool, "each pair in both shown orders; False = once, in a seeded random order"),
-        "max_retries": _p(1, int, "re-asks of an unparseable verdict (each a new sample) before the policy decides", minimum=0),
+        "max_retries": _p(0, int, "re-asks of an unparseable verdict (each a new sample) before the policy decides; "
+                          "0 = the paper (decide at once)", minimum=0),
         "unparseable": _p("coin", str, "a match still unparseable after the re-asks: seeded coin (the paper) or draw",
                           ("coin", "draw")),
         **_JUDGE,
@@ -78,8 +84,10 @@ SPECS: dict[str, dict[str, Param]] = {
         "elo_initial": _p(1000.0, float, "initial (and, for Bradley-Terry, mean) rating"),
         "elo_scale": _p(400.0, float, "rating points per factor `elo_base` in odds"),
         "elo_base": _p(10.0, float, "odds base of the rating scale"),
-        "order_seed": Param(0, int, "online Elo plays each question's matches in a seeded shuffle; None = file order",
-                            optional=True),
+        "elo_order": _p("paper", str, "the order online Elo plays each question's matches: the original's (one "
+                        "random.Random(order_seed) shuffling question after question), an independent seeded shuffle "
+                        "per question, or as recorded", ("paper", "per-question", "recorded")),
+        "order_seed": _p(0, int, "seed of the match order (the paper: random.seed(0))"),
         "bt_prior": _p(1.0, float, "Bradley-Terry: weight of a virtual draw between every two candidates "
                        "(needed when one never lost)"),
         "bootstrap": _p(1000, int, "bootstrap resamples of the questions for accuracy intervals; 0 = none", minimum=0),
@@ -92,8 +100,12 @@ SPECS: dict[str, dict[str, Param]] = {
         "limit": _p(None, int, "play only the first N candidate sets (replay: the first N questions)", minimum=0),
         "format": _p("knockout", str, "single elimination, or Swiss rounds", ("knockout", "swiss")),
         "swiss_rounds": _p(None, int, "Swiss: rounds; None = ceil(log2 N)", minimum=1),
-        "shuffle_seed": _p(None, int, "knockout: seeded bracket per set; None = the candidates' order (the paper)"),
-        "max_retries": _p(1, int, "re-asks of an unparseable verdict (each a new sample) before the policy decides", minimum=0),
+        "bracket": _p("paper", str, "knockout: 'paper' = the paper's bracket for 32 candidates "
+                      "(PPEdataset/knockout-mmlu-pro/tournament.json), the candidates' order for other sizes; "
+                      "'order' = always the candidates' order", ("paper", "order")),
+        "shuffle_seed": _p(None, int, "knockout: a seeded random bracket per set instead (overrides `bracket`)"),
+        "max_retries": _p(0, int, "re-asks of an unparseable verdict (each a new sample) before the policy decides; "
+                          "0 = the paper (decide at once)", minimum=0),
         "unparseable": _p("coin", str, "a match still unparseable after the re-asks: seeded coin, or draw (Swiss "
                           "only; a knockout needs a winner and tosses the coin)", ("coin", "draw")),
         "records": _p(None, str, "replay mode: folder of the RRM paper's knockout voting results (no judge)"),

@@ -53,44 +53,89 @@ _BOXED = "\\boxed{"
 
 
 def boxed_contents(text: str) -> list[str]:
-    """Every ``\\boxed{...}`` body in ``text``, in order, with nested braces balanced."""
+    """Every closed ``\\boxed{...}`` body in ``text``, in order, with nested braces balanced."""
     found = []
     start = text.find(_BOXED)
     while start != -1:
-        i = start + len(_BOXED)
-        depth = 1
-        j = i
-        while j < len(text) and depth:
-            if text[j] == "{":
-                depth += 1
-            elif text[j] == "}":
-                depth -= 1
-            j += 1
-        if depth == 0:
-            found.append(text[i : j - 1])
+        body = _closed_box(text, start)
+        if body is not None:
+            found.append(body[len(_BOXED):-1])
         start = text.find(_BOXED, start + len(_BOXED))
     return found
 
 
-# What a verdict box may hold: "Assistant 1", "assistant 2", "\text{Assistant 1}", "1".
-_VERDICT = re.compile(r"^(?:\\text\{)?\s*(?:assistant\s*)?([12])\s*\}?$", re.IGNORECASE)
+def _closed_box(text: str, start: int) -> str | None:
+    """``text[start:end+1]`` where ``end`` is the ``}`` that brings the brace count, counted from
+    ``start``, back to zero; None when no ``}`` does (the box was never closed). This is the
+    original evaluation's ``last_boxed_only_string`` scan, from a given start."""
+    depth = 0
+    for i in range(start, len(text)):
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start:i + 1]
+    return None
 
 
-def parse_verdict(completion: str, *, reasoning: bool = True) -> int | None:
-    """1 or 2 when the judge's last boxed answer names an assistant, else None.
+VERDICT_RULES = ("paper", "lenient")
+_EXACT = {"Assistant 1": 1, "Assistant 2": 2}
+# The lenient rule also takes "assistant 2", "\text{Assistant 1}", "1" and padding.
+_LENIENT = re.compile(r"^(?:\\text\{)?\s*(?:assistant\s*)?([12])\s*\}?$", re.IGNORECASE)
 
-    With ``reasoning=True`` only the text after the last ``</think>`` counts: a box inside the
-    thought is a draft, and a completion with no ``</think>`` was cut off mid-thought.
-    """
-    if completion is None:
+
+def _paper_verdict(completion: str, reasoning: bool) -> int | None:
+    # The original (RRM-evaluation/scripts/run_generative.py, model_modifier "Skywork") prepends
+    # "<think>", needs a "</think>", and reads the text between the first and the second one.
+    if reasoning:
+        if "</think>" not in completion:
+            return None
+        completion = completion.split("</think>")[1]
+    if "\\boxed" not in completion:
         return None
+    box = _closed_box(completion, completion.rfind("\\boxed"))  # the LAST \boxed, closed or nothing
+    if box is None or not box.startswith(_BOXED):
+        return None  # "\boxed {..}", "\boxed Assistant 1": remove_boxed refuses them
+    return _EXACT.get(box[len(_BOXED):-1])
+
+
+def _lenient_verdict(completion: str, reasoning: bool) -> int | None:
     if reasoning:
         end = completion.rfind("</think>")
         if end == -1:
             return None
-        completion = completion[end + len("</think>") :]
-    boxes = boxed_contents(completion)
-    if not boxes:
+        completion = completion[end + len("</think>"):]
+    start = completion.rfind("\\boxed")
+    if start == -1:
         return None
-    m = _VERDICT.match(boxes[-1].strip())
+    box = _closed_box(completion, start)  # an unclosed last box is no verdict: never an earlier box
+    if box is None or not box.startswith(_BOXED):
+        return None
+    m = _LENIENT.match(box[len(_BOXED):-1].strip())
     return int(m.group(1)) if m else None
+
+
+def parse_verdict(completion: str, *, reasoning: bool = True, rule: str = "paper") -> int | None:
+    """1 or 2 for a clear verdict, None otherwise.
+
+    ``rule="paper"`` (the default) reads as the original evaluation did: with ``reasoning``, no
+    ``</think>`` means the thought was cut off (None), and only the text between the first and
+    the second ``</think>`` counts; there, the last ``\\boxed`` (braces balanced from it; never
+    closed: None) must hold exactly ``Assistant 1`` or ``Assistant 2``. ``rule="lenient"``
+    reads after the last ``</think>`` and also accepts ``assistant 1``, ``\\text{Assistant 1}``,
+    ``1`` and padding in the last box. Neither rule falls back to an earlier box. With
+    ``reasoning=False`` the whole completion is read the same way.
+    """
+    if completion is None:
+        return None
+    if rule == "paper":
+        return _paper_verdict(completion, reasoning)
+    if rule == "lenient":
+        return _lenient_verdict(completion, reasoning)
+    raise ValueError(f"verdict rule must be one of {VERDICT_RULES}, got {rule!r}")
+
+
+def thought_end(completion: str) -> int:
+    """Where the thought ends (the first ``</think>``), or -1 when it never does."""
+    return completion.find("</think>")

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 import warnings
 
 import evalica
 import numpy as np
 import pandas as pd
+
+from rrmlib.seeding import stable_int
 
 _WIN, _TIE = 1.0, 0.5  # what a win and a draw score (evalica's win_weight / tie_weight)
 
@@ -47,16 +50,23 @@ def _winners(score_a: np.ndarray) -> list:
     return [evalica.Winner.X if s == 1 else evalica.Winner.Y if s == 0 else evalica.Winner.Draw for s in score_a]
 
 
-def _ordered(matches: pd.DataFrame, order_seed: int | None) -> pd.DataFrame:
+def _ordered(matches: pd.DataFrame, order_seed) -> pd.DataFrame:
     if order_seed is None:
         return matches
     return matches.iloc[np.random.default_rng(order_seed).permutation(len(matches))]
 
 
+def group_order_seed(order_seed: int, group) -> list[int]:
+    """The seed of one group's own match shuffle (``elo_by_group(order_seed=...)``): the run's
+    seed and a stable hash of the group's id, so no two questions share a permutation and a
+    question's order does not depend on which others are present."""
+    return [int(order_seed), stable_int(group)]
+
+
 def elo(matches: pd.DataFrame, *, k: float = 4.0, initial: float = 1000.0, scale: float = 400.0,
-        base: float = 10.0, order_seed: int | None = None) -> pd.Series:
-    """Online Elo over the matches in order (``order_seed``: a seeded shuffle first, as the
-    original evaluation shuffled each question's matches). Highest rating first."""
+        base: float = 10.0, order_seed=None) -> pd.Series:
+    """Online Elo over the matches in order (``order_seed``, an int or a list of ints for numpy's
+    ``default_rng``: a seeded shuffle first). Highest rating first."""
     score_a = _outcomes(matches)
     matches = _ordered(matches.assign(_s=score_a), order_seed)
     if matches.empty:
@@ -181,8 +191,10 @@ def elo_by_group(matches: pd.DataFrame, group: str = "question", *, k: float = 4
     """``elo`` on each group's matches, computed for all groups together.
 
     Returns one row per (group, entrant) with columns ``group``, ``entrant``, ``rating``. Each
-    group keeps its rows' order; ``order_seed`` shuffles each group exactly as ``elo(group's
-    matches, order_seed=...)`` would, so results do not depend on which other groups are present.
+    group keeps its rows' order; with ``order_seed`` each group is shuffled on its own, exactly
+    as ``elo(group's matches, order_seed=group_order_seed(order_seed, g))`` would, so no two
+    groups share a permutation and results do not depend on which other groups are present.
+    (The original evaluation's order is ``paper_elo``.)
     """
     if matches.empty:
         return pd.DataFrame(columns=[group, "entrant", "rating"])
@@ -192,10 +204,10 @@ def elo_by_group(matches: pd.DataFrame, group: str = "question", *, k: float = 4
     sizes = np.bincount(gcode)
     if order_seed is not None:
         # elo() puts row perm[j] at turn j, so row i plays at turn argsort(perm)[i]
-        n_of_row = sizes[gcode]
-        for n in np.unique(sizes):
-            rows_n = n_of_row == n
-            t[rows_n] = np.argsort(np.random.default_rng(order_seed).permutation(n))[t[rows_n]]
+        rows_of = pd.Series(np.arange(len(matches))).groupby(gcode).indices
+        for g, rows in rows_of.items():
+            perm = np.random.default_rng(group_order_seed(order_seed, glabels[g])).permutation(len(rows))
+            t[rows] = np.argsort(perm)[t[rows]]
     n_groups, turns = len(glabels), sizes.max()
     width = int(firsts["code"].max()) + 1
     X = np.zeros((n_groups, turns), dtype=np.intp)
@@ -215,6 +227,59 @@ def elo_by_group(matches: pd.DataFrame, group: str = "question", *, k: float = 4
         R[rows, X[:, j]] += delta_a
         R[rows, Y[:, j]] += delta_b
     return _table(glabels, firsts, R, group)
+
+
+def paper_order(matches: pd.DataFrame, group: str = "question", seed: int = 0) -> pd.DataFrame:
+    """The matches in the order the original evaluation's ELO step played them
+    (RRM-evaluation/scripts/elo_accuracy_results.py): questions in the order they first appear,
+    and each question's matches shuffled in place by ``random.shuffle`` from ONE generator seeded
+    once (``random.seed(0)``) that advances from question to question. So a question's order
+    depends on the questions before it, and the same records give the same order in any process.
+    """
+    rng = random.Random(seed)  # random.seed(0) seeds the module's generator to this very state
+    rows: dict = {}
+    for i, g in enumerate(matches[group].tolist()):
+        rows.setdefault(g, []).append(i)
+    order = []
+    for members in rows.values():
+        rng.shuffle(members)
+        order.extend(members)
+    return matches.iloc[order]
+
+
+def paper_elo(matches: pd.DataFrame, group: str = "question", *, first: str | None = "first", seed: int = 0,
+              k: float = 4.0, initial: float = 1000.0, scale: float = 400.0, base: float = 10.0):
+    """The original evaluation's ELO picks, reproduced step by step: ``paper_order``; then per
+    question ``evalica.elo`` on (rival_1, rival_2, winner) with entrants as strings (rival_1 the
+    answer shown first: the ``first`` column where present, else ``a``; rival_1 won: X, rival_2:
+    Y, else a draw), with evalica's defaults of the time (initial 1000, base 10, scale 400, k 4,
+    unchanged from 0.3.2 to 0.4.2) passed explicitly; the pick is ``scores.idxmax()``, so equal
+    ratings go to the entrant evalica lists first (first seen among rival_1s, then rival_2s).
+
+    Returns ``(picks, table)``: question -> picked entrant, and (group, entrant, rating) rows.
+    """
+    if matches.empty:
+        return {}, pd.DataFrame(columns=[group, "entrant", "rating"])
+    score_a = _outcomes(matches)
+    ordered = paper_order(matches.assign(_s=score_a), group, seed)
+    picks, tables = {}, []
+    for g, m in ordered.groupby(group, sort=False):
+        a, b = m["a"].tolist(), m["b"].tolist()
+        shown = m[first].tolist() if first is not None and first in m.columns else a
+        s = m["_s"].to_numpy()
+        xs, ys, winners = [], [], []
+        for ai, bi, fi, si in zip(a, b, shown, s):
+            swap = fi == bi and fi != ai
+            xs.append(str(bi if swap else ai))
+            ys.append(str(ai if swap else bi))
+            si = 1.0 - si if swap else si
+            winners.append(evalica.Winner.X if si == 1 else evalica.Winner.Y if si == 0 else evalica.Winner.Draw)
+        result = evalica.elo(xs, ys, winners, initial=initial, base=base, scale=scale, k=k)
+        label = {str(e): e for e in a + b}
+        picks[g] = label[result.scores.idxmax()]
+        tables.append(pd.DataFrame({group: g, "entrant": [label[e] for e in result.scores.index],
+                                    "rating": result.scores.to_numpy()}))
+    return picks, pd.concat(tables, ignore_index=True)
 
 
 def _win_matrices(g, x, y, s, n_groups: int, width: int) -> np.ndarray:

@@ -37,13 +37,15 @@ EXAMPLE_COUNTS: dict[str, int] = {**ROW_COUNTS, "math-prm": 984}
 
 
 def rewardbench_sections(per_subset: dict[str, float]) -> dict[str, float]:
-    """Section scores (Chat, Chat Hard, Safety, Reasoning) from per-subset scores.
+    """Section scores (Chat, Chat Hard, Safety, Reasoning) from per-subset scores, and
+    ``"Overall"``, the plain mean of the four: the paper's RewardBench headline.
 
     Each section is the mean of its subsets' scores weighted by ``EXAMPLE_COUNTS``, over the
     subsets present in ``per_subset`` (as the official code does); a section none of whose
-    subsets is present is left out rather than reported as 0. Scores keep their scale
-    (fractions in, fractions out). An unknown subset name is an error, so a typo cannot
-    silently drop a subset from its section.
+    subsets is present is left out rather than reported as 0, and ``"Overall"`` is given only
+    when all four sections are there (a mean of fewer would not be the headline). Scores keep
+    their scale (fractions in, fractions out). An unknown subset name is an error, so a typo
+    cannot silently drop a subset from its section.
     """
     unknown = sorted(set(per_subset) - set(SECTION_OF))
     if unknown:
@@ -54,4 +56,6 @@ def rewardbench_sections(per_subset: dict[str, float]) -> dict[str, float]:
         if present:
             total = sum(EXAMPLE_COUNTS[s] for s in present)
             sections[section] = sum(per_subset[s] * EXAMPLE_COUNTS[s] for s in present) / total
+    if len(sections) == len(SECTIONS):
+        sections["Overall"] = sum(sections.values()) / len(SECTIONS)
     return sections

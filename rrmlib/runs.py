@@ -101,10 +101,13 @@ class RunDir:
         return out
 
     def write_meta(self, **extra) -> Path:
+        from rrmlib.protocol import describe
+
         meta = {
             "notebook": self.notebook,
             "run_id": self.path.name,
             "params": self.params,
+            "protocol": describe(self.notebook, self.params),
             "seed": self.params.get("seed"),
             "versions": versions(),
             "git_revision": git_revision(Path(__file__).resolve().parent),

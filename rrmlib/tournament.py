@@ -314,7 +314,7 @@ class Driver:
     so decided is in ``undecided``.
     """
 
-    def __init__(self, tournaments, judge_batch: Callable[[list[Ask]], Sequence], *, max_retries: int = 1,
+    def __init__(self, tournaments, judge_batch: Callable[[list[Ask]], Sequence], *, max_retries: int = 0,
                  unparseable: str = "coin", seed: int = 0):
         if unparseable not in UNPARSEABLE:
             raise ValueError(f"unparseable must be one of {UNPARSEABLE}, got {unparseable!r}")

@@ -245,3 +245,41 @@ def test_demo_candidate_sets_load_with_limit_and_data_path():
     if path.exists():
         sets = bestofn.load_sets("qwen-math", str(path), 3)
         assert [len(s.candidates) for s in sets] == [8, 8, 8] and sets[0].scores is not None
+
+
+# --- the paper's protocol by default (issue 9, items 6 and 7) ---------------------------------
+
+PAPER_BRACKET_FILE = Path(__file__).resolve().parents[1] / "PPEdataset" / "knockout-mmlu-pro" / "tournament.json"
+
+
+def test_32_candidates_play_the_papers_bracket():
+    rounds = json.loads(PAPER_BRACKET_FILE.read_text())  # round_k: groups of entrants, in bracket order
+    sets = [cs("q", [f"c{k}" for k in range(32)], [False] * 32)]
+    lowest = Fake(lambda a, b, s: 1 if int(a[1:]) < int(b[1:]) else 2)  # the lower index always wins
+    tournaments, _, _ = bestofn.play(lowest, sets, bestofn.knockout(sets))
+    t = tournaments["q"]
+    assert t.bracket == [e for pair in rounds["round_1"] for e in pair]
+    assert [(a, b) for a, b, _ in t.rounds[0]] == [tuple(p) for p in rounds["round_1"]]
+    # Round k+1 meets the winners of adjacent matches: in each group of round_{k+1} the winner of
+    # its first half meets the winner of its second half.
+    for k in range(2, 6):
+        groups = rounds[f"round_{k}"]
+        half = len(groups[0]) // 2
+        assert [(a, b) for a, b, _ in t.rounds[k - 1]] == [(min(g[:half]), min(g[half:])) for g in groups]
+    assert t.winner == 0
+    assert bestofn.knockout(sets, bracket="order")["q"].bracket == list(range(32))
+    eight = [cs("e", [f"c{k}" for k in range(8)], [False] * 8)]
+    assert bestofn.knockout(eight)["e"].bracket == list(range(8))  # other sizes: the candidates' order
+
+
+def test_unparseable_matches_take_the_coin_at_once_by_default():
+    sets = [cs(str(i), [f"c{k}" for k in range(4)], [False] * 4) for i in range(3)]
+    never = Fake(lambda a, b, s: None)
+    tournaments, judgments, driver = bestofn.play(never, sets, bestofn.round_robin(sets))
+    assert len(judgments) == 3 * 6 and (judgments["attempt"] == 0).all()  # no re-ask
+    assert len(driver.coin_flips) == 18
+    again, _, _ = bestofn.play(never, sets, bestofn.round_robin(sets))
+    assert bestofn.matches_table(again, format="round_robin")["winner"].tolist() == \
+        bestofn.matches_table(tournaments, format="round_robin")["winner"].tolist()  # the coin is seeded
+    _, judgments, _ = bestofn.play(never, sets, bestofn.round_robin(sets), max_retries=1)
+    assert len(judgments) == 36  # the option re-asks each once

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -83,7 +84,7 @@ def test_round_k_uses_pair_k_minus_1_with_the_correct_one_chosen(tmp_path, math_
 def test_question_is_cut_after_the_marker(tmp_path, dataset):
     path = write_jsonl(tmp_path / "ppe.jsonl", ppe_rows(dataset, n=2))
     template, marker = WRAPPERS[dataset]
-    pairs = load_pairs(dataset, path=path, round=1)
+    pairs = load_pairs(dataset, path=path, round=1, seed=0)
     for r, p in enumerate(pairs):
         assert p.prompt == template.format(q=f"What is {r} + 1?").split(marker, 1)[1].strip()
     assert pairs[0].prompt.startswith("What is 0 + 1?")
@@ -93,14 +94,15 @@ def test_question_is_cut_after_the_marker(tmp_path, dataset):
                                           ("mmlu_pro", "mmlu-pro"), ("ppe-gpqa", "gpqa")])
 def test_original_dataset_names_are_aliases(tmp_path, name, dataset):
     path = write_jsonl(tmp_path / "ppe.jsonl", ppe_rows(dataset, n=2))
-    assert load_pairs(name, path=path, round=2) == load_pairs(dataset, path=path, round=2)
+    assert load_pairs(name, path=path, round=2, seed=0) == load_pairs(dataset, path=path, round=2, seed=0)
 
 
 def test_parquet_copy_reads_like_jsonl(tmp_path):
     rows = ppe_rows("math")
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "ppe.parquet")
     jsonl = write_jsonl(tmp_path / "ppe.jsonl", rows)
-    assert load_pairs("math", path=tmp_path / "ppe.parquet", round=3) == load_pairs("math", path=jsonl, round=3)
+    assert (load_pairs("math", path=tmp_path / "ppe.parquet", round=3, seed=0)
+            == load_pairs("math", path=jsonl, round=3, seed=0))
     assert load_candidates("math", path=tmp_path / "ppe.parquet") == load_candidates("math", path=jsonl)
 
 
@@ -110,7 +112,7 @@ def test_scores_as_numbers(tmp_path):
         row["scores"] = [int(s) for s in row["scores"]]
     as_numbers = write_jsonl(tmp_path / "numbers.jsonl", rows)
     as_bools = write_jsonl(tmp_path / "bools.jsonl", ppe_rows("mmlu-pro"))
-    assert load_pairs("mmlu-pro", path=as_numbers) == load_pairs("mmlu-pro", path=as_bools)
+    assert load_pairs("mmlu-pro", path=as_numbers, seed=0) == load_pairs("mmlu-pro", path=as_bools, seed=0)
 
 
 def test_candidates_are_all_32_responses_with_correctness(math_file):
@@ -136,7 +138,8 @@ def test_drawn_pairs_without_a_file_are_conflicts_and_seeded(math_file):
 
 
 def test_limit_does_not_change_drawn_pairs(math_file):
-    assert load_pairs("math", path=math_file, round=4, limit=2) == load_pairs("math", path=math_file, round=4)[:2]
+    assert (load_pairs("math", path=math_file, round=4, limit=2, seed=0)
+            == load_pairs("math", path=math_file, round=4, seed=0)[:2])
 
 
 def test_round_out_of_range(math_file):
@@ -196,6 +199,94 @@ def test_bare_path_to_a_ppe_file_says_which_source_to_use(math_file):
 
 
 # --- the paper's conflict-pair files ---------------------------------------------------------
+
+PAPER_NAMES = {"math": "MATH", "mmlu-pro": "MMLU-Pro", "gpqa": "GPQA"}
+
+
+def hub_copy_for_the_papers_pairs(dataset, seed=0):
+    """A synthetic local copy of a PPE set in the hub's column layout (prompt, response_1..32,
+    scores, question_id), 512 rows, whose scores make every pair of the paper's file a conflict
+    pair: each row's pairs are 2-coloured (correct / incorrect, which side is which at random).
+    Returns the rows and, per row, the set of correct indices."""
+    template, _ = WRAPPERS[dataset]
+    paper = json.loads((ROOT / "PPEdataset" / "conflict-pairs" / f"{PAPER_NAMES[dataset]}.json").read_text())
+    rng = np.random.default_rng(seed)
+    rows, correct_sets = [], []
+    for r, pairs in enumerate(paper):
+        adj = {}
+        for i, j in pairs:
+            adj.setdefault(i, []).append(j)
+            adj.setdefault(j, []).append(i)
+        colour = {}
+        for start in adj:
+            if start in colour:
+                continue
+            colour[start] = bool(rng.integers(2))
+            stack = [start]
+            while stack:
+                u = stack.pop()
+                for v in adj[u]:
+                    if v not in colour:
+                        colour[v] = not colour[u]
+                        stack.append(v)
+        scores = [colour.get(k, bool(k % 2)) for k in range(K)]
+        row = {"question_id": f"q{r}", "prompt": template.format(q=f"Question number {r}?"), "scores": scores}
+        row.update({f"response_{k + 1}": f"row {r} response {k}" for k in range(K)})
+        rows.append(row)
+        correct_sets.append({k for k in range(K) if scores[k]})
+    return paper, rows, correct_sets
+
+
+@pytest.mark.parametrize("dataset", ["gpqa", "math", "mmlu-pro"])
+def test_default_pairs_are_the_papers_row_by_row(tmp_path, dataset):
+    paper, rows, correct = hub_copy_for_the_papers_pairs(dataset)
+    path = tmp_path / f"ppe-{dataset}.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    pairs = load_pairs(dataset, path=path, round=4)  # no pairs_file, no seed: the paper's
+    assert len(pairs) == 512
+    for r, p in enumerate(pairs):
+        i, j = paper[r][3]  # round 4 is the 4th pair
+        good, bad = (i, j) if i in correct[r] else (j, i)
+        template, marker = WRAPPERS[dataset]  # the original cut the question after the marker
+        assert p.prompt == template.format(q=f"Question number {r}?").split(marker, 1)[1].strip()
+        assert p.chosen == f"row {r} response {good}" and p.rejected == f"row {r} response {bad}"
+        assert p.id == f"{r}-r4"
+
+
+def test_the_papers_repeated_pairs_are_kept(tmp_path):
+    # The paper drew its five pairs per prompt with replacement: 48 exact repeats in MATH.
+    paper, rows, _ = hub_copy_for_the_papers_pairs("math")
+    path = tmp_path / "ppe-math.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    rounds = [load_pairs("math", path=path, round=k) for k in range(1, 6)]
+    repeats = sum(5 - len({(rd[r].chosen, rd[r].rejected) for rd in rounds}) for r in range(512))
+    assert repeats == 48
+
+
+def test_pairs_file_and_seed_together_are_refused(tmp_path, math_file):
+    with pytest.raises(ValueError, match="not both"):
+        load_pairs("math", path=math_file, pairs_file=write_pairs(tmp_path / "p.json", PAIRS), seed=0)
+
+
+@pytest.mark.parametrize("name, repeats", [("MATH", 48), ("MMLU-Pro", 18), ("GPQA", 26)])
+def test_shipped_files_are_the_papers_bytes(name, repeats):
+    shipped = ROOT / "PPEdataset" / "conflict-pairs" / f"{name}.json"
+    rows = json.loads(shipped.read_text())
+    assert len(rows) == 512 and all(len(r) == 5 for r in rows)
+    assert sum(5 - len({tuple(p) for p in row}) for row in rows) == repeats  # README's counts
+    original = SHARED / "rrm" / "conflict-pairs" / f"{name}.json"
+    if not original.exists():
+        pytest.skip(f"{original} absent: cannot compare bytes with the shared copy")
+    assert shipped.read_bytes() == original.read_bytes()
+
+
+def test_shipped_bracket_is_the_papers_bytes():
+    shipped = ROOT / "PPEdataset" / "knockout-mmlu-pro" / "tournament.json"
+    original = SHARED / "rrm" / "knockout-mmlu-pro" / "tournament.json"
+    if not original.exists():
+        pytest.skip(f"{original} absent: cannot compare bytes with the shared copy")
+    assert shipped.read_bytes() == original.read_bytes()
+
 
 @pytest.mark.parametrize("name", ["MATH", "MMLU-Pro", "GPQA"])
 def test_rrm_conflict_pair_files_are_512_by_5(name):

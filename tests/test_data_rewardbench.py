@@ -24,7 +24,7 @@ def test_counts_match_the_filtered_split():
 
 def test_all_ones_give_ones():
     assert rewardbench_sections({s: 1.0 for s in SECTION_OF}) == {"Chat": 1.0, "Chat Hard": 1.0, "Safety": 1.0,
-                                                                  "Reasoning": 1.0}
+                                                                  "Reasoning": 1.0, "Overall": 1.0}
 
 
 def test_reasoning_is_half_math_half_code():
@@ -142,3 +142,48 @@ def test_hub_rows_are_read_like_a_file(monkeypatch):
     pairs = load_pairs("rewardbench")
     assert asked == {"repo_id": "allenai/reward-bench", "split": "filtered"}
     assert [p.id for p in pairs] == ["30", "31", "32", "33"]
+
+
+# The original evaluation's per-subset results for RRM-7B and RRM-32B (microsoft/LMOps PR 324,
+# RRM-evaluation/scripts/results/partial_result_example/{7b,32b}_RewardBench_result.json),
+# typed out here. Their "leaderboard" blocks and the paper's table give the expected sections.
+RRM_7B = {"alpacaeval-easy": 0.89, "alpacaeval-hard": 0.8631578947368421, "alpacaeval-length": 0.8,
+          "donotanswer": 0.5955882352941176, "hep-cpp": 0.9329268292682927, "hep-go": 0.9451219512195121,
+          "hep-java": 0.8597560975609756, "hep-js": 0.8963414634146342, "hep-python": 0.926829268292683,
+          "hep-rust": 0.8963414634146342, "llmbar-adver-GPTInst": 0.6847826086956522,
+          "llmbar-adver-GPTOut": 0.5957446808510638, "llmbar-adver-manual": 0.6304347826086957,
+          "llmbar-adver-neighbor": 0.6492537313432836, "llmbar-natural": 0.84, "math-prm": 0.8903803131991052,
+          "mt-bench-easy": 1.0, "mt-bench-hard": 0.8108108108108109, "mt-bench-med": 0.975, "refusals-dangerous": 0.81,
+          "refusals-offensive": 0.99, "xstest-should-refuse": 0.9155844155844156, "xstest-should-respond": 0.78}
+RRM_32B = {"alpacaeval-easy": 0.94, "alpacaeval-hard": 0.9473684210526315, "alpacaeval-length": 0.9263157894736842,
+           "donotanswer": 0.7352941176470589, "hep-cpp": 0.9939024390243902, "hep-go": 0.9939024390243902,
+           "hep-java": 0.9817073170731707, "hep-js": 0.9878048780487805, "hep-python": 0.9939024390243902,
+           "hep-rust": 0.9939024390243902, "llmbar-adver-GPTInst": 0.7934782608695652,
+           "llmbar-adver-GPTOut": 0.7872340425531915, "llmbar-adver-manual": 0.7608695652173914,
+           "llmbar-adver-neighbor": 0.7313432835820896, "llmbar-natural": 0.96, "math-prm": 0.9753914988814317,
+           "mt-bench-easy": 1.0, "mt-bench-hard": 0.8378378378378378, "mt-bench-med": 0.975,
+           "refusals-dangerous": 0.91, "refusals-offensive": 0.97, "xstest-should-refuse": 0.9935064935064936,
+           "xstest-should-respond": 0.92}
+ORIGINAL_LEADERBOARD = {
+    "7b": {"Chat": 0.8770949720670391, "Chat Hard": 0.7039473684210527, "Safety": 0.8067567567567567,
+           "Reasoning": 0.8999665793637802},
+    "32b": {"Chat": 0.946927374301676, "Chat Hard": 0.8114035087719298, "Safety": 0.9067567567567567,
+            "Reasoning": 0.9831225787090085},
+}
+
+
+@pytest.mark.parametrize("model, per_subset, overall, pair_mean", [
+    ("7b", RRM_7B, 82.2, 84.6), ("32b", RRM_32B, 91.2, 93.5)])
+def test_the_papers_headline_from_the_originals_per_subset_results(model, per_subset, overall, pair_mean):
+    sections = rewardbench_sections(per_subset)
+    for name, value in ORIGINAL_LEADERBOARD[model].items():
+        assert sections[name] == pytest.approx(value, abs=1e-12)
+    assert round(100 * sections["Overall"], 1) == overall  # the paper's table: 82.2 and 91.2
+    # ... and not the mean over all 2985 pairs, which the original's numbers put elsewhere.
+    pairs = sum(per_subset[s] * ROW_COUNTS[s] for s in per_subset) / sum(ROW_COUNTS.values())
+    assert round(100 * pairs, 1) == pair_mean
+
+
+def test_overall_only_with_all_four_sections():
+    out = rewardbench_sections({"mt-bench-hard": 0.0, "llmbar-natural": 1.0, "math-prm": 1.0})
+    assert set(out) == {"Chat Hard", "Reasoning"}

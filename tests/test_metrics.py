@@ -119,3 +119,61 @@ def test_subset_table_from_metrics_equals_by_subset():
 
     pd.testing.assert_frame_equal(subset_table(metrics(SINGLE, "tie", seed=2)), by_subset(SINGLE, "tie", seed=2),
                                   check_dtype=False)
+
+
+# --- the paper's headline and verdict rule (issue 9, items 3 and 4) ---------------------------
+
+def judged(rows_):
+    """(pair_id, subset, order, verdict_paper, verdict_lenient) -> a results frame read by the
+    paper's rule (verdict = verdict_paper)."""
+    out = []
+    for pid, subset, order, vp, vl in rows_:
+        swapped = order == RF
+        picked = None if vp is None else ("chosen" if (vp == 1) != swapped else "rejected")
+        out.append({"pair_id": pid, "subset": subset, "tie": False, "order": order, "sample": 0, "key": pid,
+                    "verdict": vp, "picked": picked, "correct": None if picked is None else picked == "chosen",
+                    "prompt_tokens": 1, "completion_tokens": 1, "think_tokens": None, "cut_off": False,
+                    "verdict_paper": vp, "verdict_lenient": vl})
+    return results_frame(out)
+
+
+def test_rewardbench_headline_is_the_plain_mean_of_the_four_sections():
+    right, wrong = (CF, 1, 1), (CF, 2, 2)
+    spec = [("alpacaeval-easy", [right, right]), ("mt-bench-hard", [right, wrong]), ("donotanswer", [wrong, wrong]),
+            ("math-prm", [right]), ("hep-cpp", [wrong, wrong, wrong])]
+    res = judged([(f"{s}-{i}", s, *j) for s, js in spec for i, j in enumerate(js)])
+    m = metrics(res, "tie")
+    # By hand: Chat 1, Chat Hard 0.5, Safety 0, Reasoning (1 * 984 + 0 * 164) / 1148.
+    reasoning = 984 / 1148
+    assert m["sections"] == pytest.approx({"Chat": 1.0, "Chat Hard": 0.5, "Safety": 0.0, "Reasoning": reasoning,
+                                           "Overall": (1.5 + reasoning) / 4})
+    assert m["score"] == pytest.approx((1.5 + reasoning) / 4)
+    assert "Overall" in m["score_name"]
+    assert m["accuracy"] == pytest.approx(4 / 10)  # the mean over pairs stays, under its own name
+    lo, hi = m["score_ci"]
+    assert lo <= m["score"] <= hi and set(m["sections_ci"]) == set(m["sections"])
+
+
+def test_partial_rewardbench_is_not_called_the_overall():
+    res = judged([("a", "alpacaeval-easy", CF, 1, 1), ("b", "math-prm", CF, 2, 2)])
+    m = metrics(res, "tie")
+    assert "Overall" not in m["sections"] and m["score"] == pytest.approx(0.5)
+    assert "partial" in m["score_name"]
+
+
+def test_other_datasets_score_the_pair_mean():
+    m = metrics(SINGLE, "tie")
+    assert m["score"] == m["accuracy"] and "sections" not in m
+
+
+def test_both_verdict_rules_shown_from_the_same_completions():
+    # Pair p1: the paper's rule reads no verdict (0.5), the lenient one the right answer (1).
+    # Pair p2 shown swapped: paper slot 2 = chosen (1); lenient slot 1 = rejected (0).
+    # Pair p3: both rules right.
+    res = judged([("p1", "x", CF, None, 1), ("p2", "x", RF, 2, 1), ("p3", "x", CF, 1, 1)])
+    m = metrics(res, "tie")
+    assert m["accuracy"] == pytest.approx(2.5 / 3)
+    assert m["verdict_rules"]["paper"]["accuracy"] == pytest.approx(2.5 / 3)
+    assert m["verdict_rules"]["lenient"]["accuracy"] == pytest.approx(2 / 3)
+    assert m["verdict_rules"]["paper"]["unparseable"] == pytest.approx(1 / 3)
+    assert m["verdict_rules"]["lenient"]["unparseable"] == 0

@@ -72,3 +72,67 @@ def test_committed_ipynb_matches_py_and_is_stripped():
     tagged = [c for c in ipynb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1
     assert ipynb.metadata["kernelspec"]["name"] == "python3"
+
+
+# --- the paper's protocol, as the design card's command runs it (issue 9) -------------------------
+
+@pytest.fixture
+def offline(monkeypatch):
+    # The kernel inherits the environment: where `datasets` is installed the hub is not tried.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+
+
+def test_design_card_command_offline_names_the_data_path_parameter(tmp_path, tiny_model_dir, offline):
+    with pytest.raises(papermill.PapermillExecutionError) as e:
+        run(tmp_path, "gpqa", dataset="GPQA", round=4, model=str(tiny_model_dir))
+    assert "-p data_path" in str(e.value) and "lmarena-ai/PPE-GPQA-Best-of-K" in str(e.value)
+
+
+def test_design_card_command_with_a_local_copy_judges_the_papers_round(tmp_path, tiny_model_dir):
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from test_data_ppe import hub_copy_for_the_papers_pairs
+
+    paper, rows, correct = hub_copy_for_the_papers_pairs("gpqa")
+    copy = tmp_path / "ppe-gpqa.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), copy)
+    out = run(tmp_path, "gpqa", dataset="GPQA", round=4, data_path=str(copy), model=str(tiny_model_dir), limit=5,
+              max_new_tokens=4, store=str(tmp_path / "j.sqlite"))
+    res = pd.read_parquet(out / "results.parquet")
+    assert res["pair_id"].tolist() == [f"{r}-r4" for r in range(5)]
+    meta = json.loads((out / "meta.json").read_text())
+    # Everything the paper's protocol fixes is the paper's; the tiny budget is named as a departure.
+    assert meta["protocol"]["deviations"] == {"max_new_tokens": 4} and meta["verdict_rule"] == "paper"
+    m = json.loads((out / "metrics.json").read_text())
+    assert set(m["verdict_rules"]) == {"paper", "lenient"} and m["score"] == m["accuracy"]
+
+
+def test_rewardbench_run_reports_the_overall_as_its_score(tmp_path, tiny_model_dir):
+    """A local copy of RewardBench in the hub's columns, two subsets per section; the tiny
+    model's verdicts are noise, so the test checks the arithmetic from results.parquet."""
+    import pandas as pd
+
+    from rrmlib.rewardbench import EXAMPLE_COUNTS, SECTIONS
+
+    subsets = [s for sec in SECTIONS.values() for s in sec[:2]]
+    rows = [{"id": f"{s}-{i}", "subset": s, "prompt": f"Say {i} in {s}.", "chosen": f"{i}", "rejected": f"not {i}"}
+            for s in subsets for i in range(2)]
+    copy = tmp_path / "reward-bench.jsonl"
+    copy.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = run(tmp_path, "rb", dataset="rewardbench", data_path=str(copy), model=str(tiny_model_dir),
+              max_new_tokens=4, store=str(tmp_path / "j.sqlite"), verdict_rule="lenient")
+    res = pd.read_parquet(out / "results.parquet")
+    score = res["picked"].map({"chosen": 1.0, "rejected": 0.0}).fillna(0.5)  # unparseable: 0.5
+    per_subset = score.groupby(res["subset"]).mean()
+    sections = {sec: sum(per_subset[s] * EXAMPLE_COUNTS[s] for s in subs[:2]) / sum(EXAMPLE_COUNTS[s] for s in subs[:2])
+                for sec, subs in SECTIONS.items()}
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["score"] == pytest.approx(sum(sections.values()) / 4) and "Overall" in m["score_name"]
+    assert m["accuracy"] == pytest.approx(score.mean())
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["protocol"]["deviations"] == {"max_new_tokens": 4, "verdict_rule": "lenient"}
+    # The paper's rule is shown beside the lenient one, from the same completions.
+    assert set(m["verdict_rules"]) == {"paper", "lenient"}
+    assert m["verdict_rules"]["lenient"]["score"] == pytest.approx(m["score"])

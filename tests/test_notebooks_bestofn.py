@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import papermill
 import pytest
+from original_rrm import original_picks
 
 from rrmlib import ratings
 from rrmlib.backends import Sampling, make_backend
@@ -118,14 +119,14 @@ def math_store(tmp_path_factory):
 def rival_math(math_store):
     tmp, _ = math_store
     return run(tmp, "elo_rival", "rival", dataset="qwen-math", data_path=str(MATH), limit=MATH_SETS,
-               store=str(tmp / "known.sqlite"), **KNOWN)
+               store=str(tmp / "known.sqlite"), max_retries=1, **KNOWN)
 
 
 @pytest.fixture(scope="module")
 def knockout_math(math_store):
     tmp, _ = math_store
     return run(tmp, "knockout", "knockout", dataset="qwen-math", data_path=str(MATH), limit=MATH_SETS,
-               store=str(tmp / "known.sqlite"), **KNOWN)
+               store=str(tmp / "known.sqlite"), max_retries=1, **KNOWN)
 
 
 def test_elo_rival_on_math_reuses_known_completions(rival_math):
@@ -208,12 +209,19 @@ def test_elo_accuracy_rescores_a_merged_results_file(tmp_path):
     m, meta = read(out)
     results = pd.read_parquet(out / "results.parquet")
     elo_picks = dict(results[results["method"] == "ELO (round robin)"][["question", "pick"]].values)
-    # the same picks from rrmlib.ratings.elo, question by question
+    # the picks the original evaluation's own ELO script makes from the same file
+    assert {q: int(p) for q, p in elo_picks.items()} == original_picks(path)
+    assert meta["protocol"]["paper"] is True and meta["protocol"]["deviations"] == {}
+    # the option: each question shuffled on its own, as rrmlib.ratings.elo does it question by question
+    own = run(tmp_path, "elo_accuracy", "own", matches=str(path), dataset="demo", elo_order="per-question",
+              bootstrap=0)
+    results = pd.read_parquet(own / "results.parquet")
+    own_picks = dict(results[results["method"] == "ELO (round robin)"][["question", "pick"]].values)
     records = load_elo_merged_results(path)
     for q, group in records.groupby("question"):
-        r = ratings.elo(group.reset_index(drop=True), k=4.0, order_seed=0)
-        best = r[r == r.max()].index.min()
-        assert elo_picks[q] == best, q
+        r = ratings.elo(group.reset_index(drop=True), k=4.0, order_seed=ratings.group_order_seed(0, q))
+        assert own_picks[q] == r[r == r.max()].index.min(), q
+    assert read(own)[1]["protocol"]["deviations"] == {"elo_order": "per-question"}
     methods = m["methods"]
     assert methods["ELO (round robin)"]["accuracy"] == methods["oracle (any correct)"]["accuracy"]
     assert methods["ELO (round robin)"]["judgments_per_question"] == 6 and methods["ELO (round robin)"]["ci_low"] is None

@@ -1,4 +1,7 @@
+import pytest
 from hypothesis import given, strategies as st
+
+from original_rrm import original_verdict
 
 from rrmlib.prompts import boxed_contents, parse_verdict, rrm_messages
 
@@ -43,35 +46,65 @@ def test_braces_and_format_fields_survive():
     assert q in user and "\n\n{}\n\n" in user and "%s {name}" in user
 
 
-def test_parse_reasoning_verdict_after_think():
-    assert parse_verdict("hmm \\boxed{Assistant 2}? no.</think> So \\boxed{Assistant 1}") == 1
-    assert parse_verdict("thinking</think>\n\\boxed{Assistant 2}") == 2
+# The verdict rule, case by case. Expected values worked out by hand from the original
+# evaluation's reading (issue 9): prepend <think>; no </think> -> no verdict; read the text between
+# the first and the second </think>; if it holds "\boxed", take the LAST "\boxed" there and balance
+# braces from it (never closed -> no verdict); the body must be exactly "Assistant 1"/"Assistant 2".
+# The lenient rule reads after the last </think>, takes the last "\boxed{" and accepts variants;
+# neither rule ever falls back to an earlier box.
+B1, B2 = "\\boxed{Assistant 1}", "\\boxed{Assistant 2}"
+VERDICT_CASES = [
+    # (completion, reasoning, paper, lenient)
+    ("thought</think>" + B1, True, 1, 1),
+    ("thought</think>\n" + B2 + "\n", True, 2, 2),
+    ("draft " + B2 + " no.</think> So " + B1, True, 1, 1),               # a box in the thought is a draft
+    ("maybe " + B1 + "</think> I cannot decide.", True, None, None),      # only a draft box
+    ("a long thought ... " + B1 + " and then", True, None, None),         # cut off: no </think>
+    ("</think>" + B1 + " then <think>again</think>" + B2, True, 1, 2),    # first vs last </think>
+    ("a</think>b</think>" + B2, True, None, 2),                           # paper: between 1st and 2nd only
+    ("</think>" + B1 + " ... " + B2, True, 2, 2),                         # the last box wins
+    ("</think>\\boxed{assistant 1}", True, None, 1),                      # case
+    ("</think>\\boxed{\\text{Assistant 2}}", True, None, 2),              # \text{}
+    ("</think>\\boxed{2}", True, None, 2),                                # bare number
+    ("</think>\\boxed{ Assistant 1 }", True, None, 1),                    # padding
+    ("</think>\\boxed{Assistant 1.}", True, None, None),
+    ("</think>\\boxed{Assistant 3}", True, None, None),
+    ("</think>\\boxed{Both}", True, None, None),
+    ("</think>no box at all", True, None, None),
+    ("</think>" + B1 + " and finally \\boxed{Assistant 2", True, None, None),  # last box unclosed: no fallback
+    ("</think>\\boxed {Assistant 1}", True, None, None),                 # space: not "\boxed{"
+    ("</think>" + B2 + " \\boxed", True, None, None),                     # a bare \boxed last, never closed
+    ("</think>\\boxed{Assistant {1}}", True, None, None),                 # nested braces balance, body differs
+    ("</think>" + B1 + "}}}", True, 1, 1),                                # stray closing braces after it
+    ("", True, None, None),
+    ("", False, None, None),
+    ("no think at all " + B2, False, 2, 2),                               # reasoning=False: whole text
+    ("\\boxed{Assistant 1", False, None, None),                           # unbalanced
+    ("x</think>" + B1, False, 1, 1),                                      # tags are plain text then
+    (B1 + " ... " + B2, False, 2, 2),
+    ("\\boxed{assistant 2}", False, None, 2),
+]
 
 
-def test_parse_box_only_inside_thought_is_none():
-    assert parse_verdict("maybe \\boxed{Assistant 1}</think> I cannot decide.") is None
+@pytest.mark.parametrize("completion, reasoning, paper, lenient", VERDICT_CASES)
+def test_verdict_rules_case_table(completion, reasoning, paper, lenient):
+    assert parse_verdict(completion, reasoning=reasoning) == paper  # the default is the paper's rule
+    assert parse_verdict(completion, reasoning=reasoning, rule="paper") == paper
+    assert parse_verdict(completion, reasoning=reasoning, rule="lenient") == lenient
 
 
-def test_parse_cut_off_thought_is_none():
-    assert parse_verdict("a long thought ... \\boxed{Assistant 1} and then") is None
-    assert parse_verdict("a long thought ... \\boxed{Assistant 1}", reasoning=False) == 1
+def test_unknown_rule_is_refused():
+    with pytest.raises(ValueError, match="verdict rule"):
+        parse_verdict("</think>" + B1, rule="strict")
 
 
-def test_parse_last_box_wins_and_variants():
-    assert parse_verdict("\\boxed{Assistant 1} ... \\boxed{Assistant 2}", reasoning=False) == 2
-    assert parse_verdict("</think>\\boxed{\\text{Assistant 2}}") == 2
-    assert parse_verdict("</think>\\boxed{assistant 1}") == 1
-    assert parse_verdict("</think>\\boxed{2}") == 2
-    assert parse_verdict("</think>\\boxed{Assistant 3}") is None
-    assert parse_verdict("</think>\\boxed{Both}") is None
-    assert parse_verdict("</think>no box") is None
-    assert parse_verdict("", reasoning=False) is None
-    assert parse_verdict("\\boxed{Assistant 1", reasoning=False) is None  # unbalanced
+_PIECES = st.sampled_from(["</think>", "<think>", "\\boxed", "\\boxed{", "{", "}", "Assistant 1", "Assistant 2",
+                           "assistant 1", " ", "\n", "x", "\\fbox{", "\\text{"])
 
 
-def test_last_think_counts():
-    text = "a</think>\\boxed{Assistant 1} then <think>again</think>\\boxed{Assistant 2}"
-    assert parse_verdict(text) == 2
+@given(st.lists(_PIECES, max_size=14).map("".join))
+def test_paper_rule_equals_the_original_code_on_generated_texts(text):
+    assert parse_verdict(text) == original_verdict(text)
 
 
 def test_boxed_contents_nested():

@@ -103,8 +103,23 @@ def test_elo_by_group_equals_elo_on_each_group():
         assert len(table) == 40 * 5
         for q, sub in m.groupby("question"):
             got = table[table["question"] == q].set_index("entrant")["rating"]
-            want = ratings.elo(sub, order_seed=seed, k=8)
+            want = ratings.elo(sub, order_seed=None if seed is None else ratings.group_order_seed(seed, q), k=8)
             pd.testing.assert_series_equal(got.sort_index(), want.sort_index(), check_names=False, rtol=1e-12)
+
+
+def test_elo_by_group_shuffles_each_group_on_its_own():
+    # Twenty questions with the very same matches and outcomes: one permutation shared by all
+    # questions of a size would give them all the same ratings.
+    one = pd.DataFrame([(a, b, a if (a + b) % 3 else b) for a, b in itertools.combinations(range(6), 2)],
+                       columns=["a", "b", "winner"])
+    m = pd.concat([one.assign(question=f"q{i}") for i in range(20)], ignore_index=True)
+    table = ratings.elo_by_group(m, order_seed=0)
+    per_question = table.pivot(index="question", columns="entrant", values="rating").round(9)
+    assert len(per_question.drop_duplicates()) > 10
+    # ... and a question's order does not depend on the others present.
+    alone = ratings.elo_by_group(m[m["question"] == "q7"], order_seed=0).set_index("entrant")["rating"]
+    pd.testing.assert_series_equal(per_question.loc["q7"].sort_index(), alone.round(9).sort_index(),
+                                   check_names=False)
 
 
 def test_elo_by_group_handles_ragged_groups():

@@ -15,10 +15,18 @@ class HubUnavailable(RuntimeError):
     """A hub dataset was asked for but cannot be loaded here (no ``datasets``, or offline)."""
 
 
-def hub_rows(repo_id: str, split: str, *, revision: str | None = None, local_option: str = "path") -> list[tuple[str, dict]]:
+def local_copy_advice(repo_id: str, split: str) -> str:
+    """How to run without the hub: the notebooks' ``data_path`` and the library's ``path=``."""
+    return (f"give a local copy of {repo_id!r} (split {split!r}, a .parquet, .jsonl or .json with the same columns): "
+            f"`-p data_path FILE` to a notebook, papermill or `rrm run`, or path=FILE to load_pairs/load_candidates. "
+            f"To make one on a machine that reaches the hub: python -c \"import datasets; "
+            f"datasets.load_dataset('{repo_id}', split='{split}').to_parquet('FILE')\" "
+            f"(README, 'Reproducing the paper')")
+
+
+def hub_rows(repo_id: str, split: str, *, revision: str | None = None) -> list[tuple[str, dict]]:
     """``(where, row)`` for each row of ``repo_id``'s ``split``."""
-    instead = (f"pass {local_option}= a local copy of {repo_id!r} (split {split!r}) "
-               f"as .parquet, .jsonl or .json with the same columns")
+    instead = local_copy_advice(repo_id, split)
     try:
         import datasets
     except ImportError:
@@ -32,12 +40,11 @@ def hub_rows(repo_id: str, split: str, *, revision: str | None = None, local_opt
     return [(f"row {n}", dict(row)) for n, row in enumerate(ds)]
 
 
-def source_rows(path, repo_id: str, split: str, *, revision: str | None = None,
-                local_option: str = "path") -> tuple[str, Iterable[tuple[str, dict]]]:
+def source_rows(path, repo_id: str, split: str, *, revision: str | None = None) -> tuple[str, Iterable[tuple[str, dict]]]:
     """``(label, rows)``: the local file at ``path`` if given, else the hub dataset.
 
     ``label`` is what error messages name as the file.
     """
     if path is not None:
         return str(path), read_records(path)
-    return f"{repo_id} (split {split})", hub_rows(repo_id, split, revision=revision, local_option=local_option)
+    return f"{repo_id} (split {split})", hub_rows(repo_id, split, revision=revision)

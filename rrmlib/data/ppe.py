@@ -2,8 +2,9 @@
 
 Each row is one prompt with 32 sampled responses (``response_1..32``) and whether each is
 correct (``scores``). As pairs, round k of a prompt compares the k-th of its five conflict pairs
-(one correct, one incorrect response), from the RRM paper's files (``pairs_file=``) or drawn by
-the project's seeded builder; as candidate sets, all 32 responses with their correctness.
+(one correct, one incorrect response): by default the RRM paper's own pairs (shipped in
+``PPEdataset/conflict-pairs/``), or another file (``pairs_file=``), or pairs the project's
+seeded builder draws (``seed=``); as candidate sets, all 32 responses with their correctness.
 """
 from __future__ import annotations
 
@@ -95,16 +96,24 @@ def _round_pair(prompt: PPEPrompt, rows, pairs_file, round: int, seed: int) -> t
     return (i, j) if prompt.correct[i] else (j, i)
 
 
-def ppe_pairs(dataset: str, *, round: int = 1, pairs_file=None, seed: int = 0, path=None, limit: int | None = None,
-              split: str = "train", revision: str | None = None) -> list[Pair]:
+def ppe_pairs(dataset: str, *, round: int = 1, pairs_file=None, seed: int | None = None, path=None,
+              limit: int | None = None, split: str = "train", revision: str | None = None) -> list[Pair]:
     """One (correct, incorrect) pair per prompt for ``round`` (1..5).
 
-    ``pairs_file``: a conflict-pair file (the RRM paper's, or one ``PPEdataset/build.py``
-    wrote); without it the pairs are drawn here with ``seed``, exactly as the builder draws them.
+    By default the RRM paper's conflict pairs (``PPEdataset/conflict-pairs/<set>.json``, rows
+    kept as they are, repeats included). ``pairs_file``: another conflict-pair file (e.g. one
+    ``PPEdataset/build.py`` wrote); ``seed``: draw the project's own distinct pairs here, exactly
+    as the builder draws them.
     """
     if not (isinstance(round, int) and 1 <= round <= ROUNDS):
         raise ValueError(f"round must be 1..{ROUNDS}, got {round!r}")
     spec = PPE_SETS[dataset]
+    if pairs_file is not None and seed is not None:
+        raise ValueError("pass pairs_file (a conflict-pair file) or seed (draw pairs), not both")
+    if pairs_file is None and seed is None:
+        from rrmlib.paper import conflict_pairs_file
+
+        pairs_file = conflict_pairs_file(spec.name)
     prompts = read_ppe(dataset, path=path, split=split, revision=revision)
     rows = None
     if pairs_file is not None:

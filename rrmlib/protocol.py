@@ -1,0 +1,52 @@
+"""Which of a run's choices follow the paper's protocol, and which depart from it.
+
+Every default reproduces the original evaluation (microsoft/LMOps PR 324, ``RRM-evaluation/``);
+each improvement on it is an option with a name. ``describe`` lists, for meta.json and the
+report, the options a run set away from the paper's, so that no number is passed off as the
+paper's protocol when it is not.
+"""
+from __future__ import annotations
+
+from rrmlib.paper import is_paper_file
+
+# The paper's value of each parameter that changes a number. Sampling is the paper's too
+# (temperature 0.6, top-p 1, 8192 new tokens); the embedded CPU judge is not the paper's model,
+# but the model is named in every table on its own.
+PAPER: dict[str, dict] = {
+    "pairwise": {"verdict_rule": "paper", "pairs_seed": None, "order": "shuffle", "votes": 1, "unparseable": "tie",
+                 "temperature": 0.6, "top_p": 1.0, "max_new_tokens": 8192},
+    "elo_rival": {"verdict_rule": "paper", "both_orders": False, "max_retries": 0, "unparseable": "coin",
+                  "temperature": 0.6, "top_p": 1.0, "max_new_tokens": 8192},
+    "elo_accuracy": {"elo_order": "paper", "order_seed": 0, "elo_k": 4.0, "elo_initial": 1000.0,
+                     "elo_scale": 400.0, "elo_base": 10.0},
+    "knockout": {"verdict_rule": "paper", "format": "knockout", "bracket": "paper", "shuffle_seed": None,
+                 "max_retries": 0, "unparseable": "coin", "temperature": 0.6, "top_p": 1.0, "max_new_tokens": 8192},
+}
+
+# Departures no parameter can undo, with their reason (README, "Reproducing the paper").
+ALWAYS = {
+    "answer_order_coin": "sha256 of (seed, pair id), where the original used Python's per-process salted hash() "
+                         "of the prompt, which no run can repeat",
+    "unparseable_match_coin": "best-of-N matches with no verdict are decided by a coin seeded by sha256 of the "
+                              "question and match, where the original used the salted hash() of the record",
+}
+
+
+def deviations(notebook: str, params: dict) -> dict:
+    """Parameter -> value for every choice of ``params`` that differs from the paper's."""
+    out = {}
+    for name, paper in PAPER.get(notebook, {}).items():
+        if name in params and params[name] != paper:
+            out[name] = params[name]
+    pairs_file = params.get("pairs_file")
+    if pairs_file is not None and not is_paper_file(pairs_file):
+        out["pairs_file"] = pairs_file  # not the paper's conflict pairs (a byte-identical copy is)
+    return out
+
+
+def describe(notebook: str, params: dict) -> dict:
+    """What meta.json records: whether the run follows the paper's protocol, and where not."""
+    dev = deviations(notebook, params)
+    return {"paper": not dev, "deviations": dev,
+            "always": {k: v for k, v in ALWAYS.items()
+                       if k != "unparseable_match_coin" or notebook in ("elo_rival", "knockout")}}
