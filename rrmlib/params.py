@@ -6,6 +6,7 @@ notebook's parameters are declared here, and ``check`` refuses unknown names and
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,6 +129,26 @@ def _type_ok(value, kind) -> bool:
     return isinstance(value, kinds)
 
 
+_TRUE, _FALSE, _NONE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}, {"none", "null", "~", ""}
+
+
+def _coerce(value, p: Param):
+    """What a person types for a boolean or for None, as papermill (which converts only
+    ``True``, ``False`` and ``None``) and YAML pass it on: ``-p reasoning false``, ``-p limit none``."""
+    if not isinstance(value, str):
+        return value
+    word = value.strip().lower()
+    if p.optional and word in _NONE:
+        return None
+    kinds = p.kind if isinstance(p.kind, tuple) else (p.kind,)
+    if bool in kinds:
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+    return value
+
+
 def check(notebook: str, values: dict, *, names_before: set | None = None) -> dict:
     """The notebook's parameters from ``values`` (e.g. ``globals()``), checked.
 
@@ -142,7 +163,7 @@ def check(notebook: str, values: dict, *, names_before: set | None = None) -> di
                                  f"known: {', '.join(sorted(spec))}")
     out = {}
     for name, p in spec.items():
-        value = values.get(name, p.default)
+        value = _coerce(values.get(name, p.default), p)
         if value is None and p.optional:
             out[name] = None
             continue
@@ -159,19 +180,51 @@ def check(notebook: str, values: dict, *, names_before: set | None = None) -> di
     return out
 
 
+# Prefixes of API keys and tokens as providers issue them (OpenAI, Hugging Face, Groq, GitHub,
+# GitLab, Slack, AWS, Google, Replicate, NVIDIA, Perplexity, xAI, Anthropic, Stripe-like, ...).
+_TOKEN_PREFIXES = ("sk-", "sk_", "hf_", "gsk_", "ghp_", "gho_", "ghu_", "ghs_", "github_pat_", "glpat-", "xoxb-",
+                   "xoxp-", "AKIA", "ASIA", "AIza", "r8_", "nvapi-", "pplx-", "xai-", "sess-", "pk_", "rk_",
+                   "ya29.", "eyJ")  # case matters: HF_TOKEN is a name, hf_... a token
+_SECRET_QUERY = re.compile(r"(key|token|secret|passw|auth|sig|credential|bearer)", re.IGNORECASE)
+
+
+def looks_like_token(text: str) -> bool:
+    """A value shaped like an API key: a provider's prefix, or a long random-looking string."""
+    t = text.strip()
+    if t.startswith(_TOKEN_PREFIXES):
+        return True
+    return (len(t) >= 20 and any(c.isdigit() for c in t) and any(c.islower() for c in t)
+            and any(c.isupper() for c in t))
+
+
 def _check_secrets(notebook: str, p: dict) -> None:
     """Parameters are written to meta.json and into the executed notebook: keep keys out."""
-    import re
-    from urllib.parse import urlsplit
+    import os
+    from urllib.parse import parse_qsl, urlsplit
 
     env = p.get("api_key_env")
-    if env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
-        raise ParameterError(f"{notebook}: api_key_env is the NAME of the environment variable that holds the key "
-                             f"(e.g. OPENAI_API_KEY), not the key itself; the key never goes in a parameter")
+    if env is not None:
+        # A key pasted where its variable's name belongs: it is some variable's (long) value.
+        holder = next((k for k, v in os.environ.items() if len(v) >= 16 and v == env), None)
+        if (not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", env) or looks_like_token(env) or holder):
+            where = f" (it is the value of ${holder})" if holder else ""
+            raise ParameterError(f"{notebook}: api_key_env is the NAME of the environment variable that holds the key "
+                                 f"(e.g. OPENAI_API_KEY), not the key itself{where}; the key never goes in a parameter")
     for url in (p.get("base_url") or "").split(","):
-        if url.strip() and (urlsplit(url.strip()).username or urlsplit(url.strip()).password):
-            raise ParameterError(f"{notebook}: base_url must not carry credentials (user:password@); put the key in "
-                                 f"the environment variable named by api_key_env")
+        url = url.strip()
+        if not url:
+            continue
+        parts = urlsplit(url)
+        bad = None
+        if parts.username or parts.password:
+            bad = "user:password@"
+        elif any(_SECRET_QUERY.search(k) or looks_like_token(v) for k, v in parse_qsl(parts.query + "&" + parts.fragment)):
+            bad = "a key or token in its query"
+        elif any(looks_like_token(seg) for seg in re.split(r"[/?#&=;]", url)):
+            bad = "a token-shaped part"
+        if bad:
+            raise ParameterError(f"{notebook}: base_url must not carry credentials ({bad}): put the key in the "
+                                 f"environment variable named by api_key_env")
 
 
 def check_names(notebook: str, names) -> None:

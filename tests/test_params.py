@@ -68,3 +68,59 @@ def test_notebook_parameters_cell_matches_spec(notebook):
 def test_bounds_and_secrets_are_refused(values, message):
     with pytest.raises(ParameterError, match=message):
         check("pairwise", values)
+
+
+@pytest.mark.parametrize("values", [
+    {"api_key_env": "hf_AbCdEfGhIjKlMnOpQrStUvWx"},
+    {"api_key_env": "gsk_abc123def456ghi789"},
+    {"api_key_env": "sk_live_abc"},
+    {"api_key_env": "AKIAIOSFODNN7EXAMPLE"},
+    {"api_key_env": "xZ9kQ2mN8pL4rT6vB1cD3fG5"},
+    {"base_url": "http://h:8000/v1?api_key=abc"},
+    {"base_url": "http://h:8000/v1?token=abc"},
+    {"base_url": "http://h:8000/v1#access_token=abc"},
+    {"base_url": "http://h:8000/v1,http://g:8000/v1?key=1"},
+    {"base_url": "http://h:8000/sk-abcdef123456/v1"},
+])
+def test_token_shaped_secrets_are_refused(values):
+    with pytest.raises(ParameterError, match="api_key_env|base_url"):
+        check("pairwise", values)
+
+
+def test_a_key_pasted_for_its_name_is_refused(monkeypatch):
+    monkeypatch.setenv("MY_PROVIDER_KEY", "plainlookingbutlongkey")
+    with pytest.raises(ParameterError, match=r"value of \$MY_PROVIDER_KEY"):
+        check("pairwise", {"api_key_env": "plainlookingbutlongkey"})
+
+
+@pytest.mark.parametrize("values", [{"api_key_env": "OPENAI_API_KEY"}, {"api_key_env": "HF_TOKEN"},
+                                    {"api_key_env": "PROVIDER_API_KEY"},
+                                    {"base_url": "http://127.0.0.1:8000/v1,http://gpu-node-2:8000/v1"},
+                                    {"base_url": "https://api.provider.example/v1"}])
+def test_ordinary_names_and_urls_pass(values):
+    check("pairwise", values)
+
+
+@pytest.mark.parametrize("typed, value", [("false", False), ("False", False), ("no", False), ("0", False),
+                                          ("true", True), ("TRUE", True), ("yes", True), ("1", True)])
+def test_booleans_as_people_type_them(typed, value):
+    assert check("pairwise", {"reasoning": typed})["reasoning"] is value
+    assert check("pairwise", {"progress": typed})["progress"] is value
+
+
+@pytest.mark.parametrize("typed", ["none", "None", "null", "NULL", ""])
+def test_none_as_people_type_it(typed):
+    p = check("pairwise", {"limit": typed, "reasoning": typed, "model": typed})
+    assert p["limit"] is None and p["reasoning"] is None and p["model"] is None
+
+
+def test_words_that_are_not_booleans_are_still_refused():
+    with pytest.raises(ParameterError, match="'reasoning' must be bool"):
+        check("pairwise", {"reasoning": "maybe"})
+    with pytest.raises(ParameterError, match="'order' must be one of"):
+        check("pairwise", {"order": "none"})  # not optional: "none" is not None here
+
+
+def test_cli_and_papermill_spellings_agree():
+    for typed in ("false", "False", "none", "None", "true"):
+        assert merged_params("pairwise", [], [("reasoning", typed)]) == check("pairwise", {"reasoning": typed})
