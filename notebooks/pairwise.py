@@ -46,6 +46,7 @@ pipeline_parallel_size = 1
 distributed_executor_backend = None
 gpu_memory_utilization = 0.9
 max_model_len = None
+vllm_call_size = 2048
 base_url = None
 api_key_env = "OPENAI_API_KEY"
 concurrency = 16
@@ -58,6 +59,7 @@ votes = 1
 unparseable = "tie"
 reasoning = None
 verdict_rule = "paper"
+too_long = "skip"
 store = "runs/judgments.sqlite"
 out_dir = None
 progress = True
@@ -65,8 +67,10 @@ progress = True
 # %%
 P = rrmlib.params.check("pairwise", globals(), names_before=_names_before)
 
+import sys
+
 import pandas as pd
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from rrmlib import metrics, plots
 from rrmlib.data import load_pairs
@@ -115,6 +119,9 @@ print("completions:", judge.counts)
 
 # %%
 M = metrics.metrics(results, P["unparseable"], seed=P["seed"])
+for warning in M["warnings"]:  # in the saved notebook, the terminal and metrics.json alike
+    display(Markdown(f"**Warning:** {warning}"))
+    print("WARNING:", warning, file=sys.stderr)
 table = metrics.subset_table(M)
 display(table[["accuracy", "ci_low", "ci_high", "n", "undecided", "unparseable", "cut_off"]].round(3))
 if "sections" in M:

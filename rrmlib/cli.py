@@ -158,7 +158,8 @@ def print_summary(out_dir: Path) -> None:
     if m.get("score") is not None:
         lo, hi = m["score_ci"]
         print(f"\nscore {m['score']:.4f} [{lo:.4f}, {hi:.4f}]: {m['score_name']}")
-    for rule, r in m.get("verdict_rules", {}).items():
+    rules = m.get("verdict_rules", {})
+    for rule, r in sorted(rules.items(), key=lambda kv: kv[0] != "paper"):  # the paper's first
         if r["score"] is not None:
             print(f"  read by the {rule} verdict rule: {r['score']:.4f} (unparseable {r['unparseable']:.2f})")
     protocol = meta.get("protocol", {})
@@ -166,6 +167,8 @@ def print_summary(out_dir: Path) -> None:
         print("departs from the paper's protocol in:", ", ".join(f"{k}={v!r}" for k, v in protocol["deviations"].items()))
     c = meta["completions"]
     print(f"\ncompletions: {c['generated']} generated, {c['reused']} reused from the store")
+    for w in m.get("warnings", []):
+        print(f"WARNING: {w}", file=sys.stderr)
 
 
 def main(argv=None) -> int:

@@ -17,6 +17,8 @@ from rrmlib.seeding import stable_int
 from rrmlib.store import JudgmentStore, completion_key
 
 ORDERS = ("shuffle", "both", "fixed")
+TOO_LONG = ("skip", "shorten")
+FITS = ("whole", "shortened", "too long")
 
 
 def swapped(seed: int, pair_id: str) -> bool:
@@ -48,13 +50,18 @@ class Judgment:
     think_tokens: int | None
     cut_off: bool
     verdicts: dict | None = None  # the verdict under every rule, so a run can show them side by side
+    fit: str = "whole"  # "shortened": both answers cut alike to fit; "too long": skipped, nothing generated
 
 
 class Judge:
     def __init__(self, backend: Backend, store: JudgmentStore, sampling: Sampling, *,
-                 reasoning: bool | None = None, progress: bool = True, verdict_rule: str = "paper"):
+                 reasoning: bool | None = None, progress: bool = True, verdict_rule: str = "paper",
+                 too_long: str = "skip"):
         if verdict_rule not in VERDICT_RULES:
             raise ValueError(f"verdict_rule must be one of {VERDICT_RULES}, got {verdict_rule!r}")
+        if too_long not in TOO_LONG:
+            raise ValueError(f"too_long must be one of {TOO_LONG}, got {too_long!r}")
+        self.too_long = too_long
         self.backend, self.store, self.sampling = backend, store, sampling
         self.verdict_rule = verdict_rule
         # A model whose template opens <think> must close it before its verdict counts. Where the
@@ -67,6 +74,7 @@ class Judge:
         self.reasoning = bool(detected)
         self.progress = progress
         self.counts = {"generated": 0, "reused": 0}
+        self.fitting = {"skipped": 0, "shortened": 0}  # judgments whose prompt did not fit the context
 
     @classmethod
     def from_params(cls, p: dict) -> "Judge":
@@ -77,12 +85,15 @@ class Judge:
         sampling = Sampling(temperature=p["temperature"], top_p=p["top_p"], max_new_tokens=p["max_new_tokens"],
                             seed=p["seed"])
         return cls(make_backend(p["backend"], **backend_options(p)), JudgmentStore(p["store"]), sampling,
-                   reasoning=p["reasoning"], progress=p["progress"], verdict_rule=p["verdict_rule"])
+                   reasoning=p["reasoning"], progress=p["progress"], verdict_rule=p["verdict_rule"],
+                   too_long=p["too_long"])
 
     def provenance(self) -> dict:
         """What meta.json records about the judge: counts, sampling, backend and how it reads verdicts."""
         return {"completions": dict(self.counts), "sampling": self.sampling.as_dict(),
-                "judge": self.backend.describe(), "reasoning": self.reasoning, "verdict_rule": self.verdict_rule}
+                "judge": self.backend.describe(), "reasoning": self.reasoning, "verdict_rule": self.verdict_rule,
+                "too_long": {"policy": self.too_long, "context_length": self.backend.context_length,
+                             "room": "min(max_new_tokens, context // 4)", **self.fitting}}
 
     # -- completions ----------------------------------------------------------------------
     def request(self, question: str, first: str, second: str, sample: int = 0) -> Request:
@@ -91,7 +102,7 @@ class Judge:
     def key(self, request: Request) -> str:
         return completion_key(self.backend.model_id, self.backend.revision,
                               self.backend.prompt_text(request.messages), request.sampling.as_dict(),
-                              request.sample, backend=self.backend.name)
+                              request.sample, backend=self.backend.name, numerics=self.backend.numerics)
 
     def complete(self, requests: list[Request], desc: str = "judging") -> list[tuple[str, dict]]:
         """``(key, stored completion)`` for each request, generating only what the store lacks."""
@@ -153,10 +164,56 @@ class Judge:
                         prompt_tokens=stored["prompt_tokens"], completion_tokens=stored["completion_tokens"],
                         think_tokens=think, cut_off=stored["finish_reason"] == "length", verdicts=verdicts)
 
+    # -- fitting the context ---------------------------------------------------------------
+    def room(self) -> int:
+        """Tokens a judgment must have left to think in: the budget, at most a quarter of the context."""
+        return min(self.sampling.max_new_tokens, self.backend.context_length // 4)
+
+    def fit(self, question: str, first: str, second: str) -> tuple[str, str, str]:
+        """``(first, second, fit)``: the answers as shown and whether they were cut to fit.
+
+        A prompt fits when it leaves ``room()`` tokens of the context. One that does not is
+        skipped (``too_long="skip"``: no generation, no verdict, counted and left out of the
+        accuracy), or both answers are cut alike (``"shorten"``: each to at most the same
+        number of tokens, the longest that fits) and the judgment is marked shortened. Never
+        sent whole: a backend would refuse it mid-batch, or the judge could not finish.
+        """
+        ctx = self.backend.context_length
+        if ctx is None:
+            return first, second, "whole"  # a server's limit is not known here; it answers for itself
+        limit = ctx - self.room()
+
+        def size(a, b):
+            return self.backend.count_tokens(self.backend.prompt_text(as_messages(rrm_messages(question, a, b))))
+
+        if size(first, second) <= limit:
+            return first, second, "whole"
+        if self.too_long == "skip" or size("", "") > limit:  # the question alone is too long: cannot shorten
+            return first, second, "too long"
+        lo, hi = 0, max(self.backend.count_tokens(first), self.backend.count_tokens(second))
+        while lo < hi:  # the largest per-answer cap that fits
+            mid = (lo + hi + 1) // 2
+            if size(self.backend.token_prefix(first, mid), self.backend.token_prefix(second, mid)) <= limit:
+                lo = mid
+            else:
+                hi = mid - 1
+        return self.backend.token_prefix(first, lo), self.backend.token_prefix(second, lo), "shortened"
+
     def judge(self, items: list[tuple[str, str, str, int]], desc: str = "judging") -> list[Judgment]:
-        """Verdicts for ``(question, first, second, sample)`` items, in order."""
-        requests = [self.request(q, a, b, s) for q, a, b, s in items]
-        return [self.read(k, c) for k, c in self.complete(requests, desc)]
+        """Verdicts for ``(question, first, second, sample)`` items, in order; a judgment whose
+        prompt does not fit the context is skipped or shortened (``fit``) before anything runs."""
+        fitted = [self.fit(q, a, b) for q, a, b, _ in items]
+        todo = [i for i, f in enumerate(fitted) if f[2] != "too long"]
+        requests = [self.request(items[i][0], fitted[i][0], fitted[i][1], items[i][3]) for i in todo]
+        out = [Judgment(key=None, text="", verdict=None, prompt_tokens=None, completion_tokens=None, think_tokens=None,
+                        cut_off=False, verdicts={rule: None for rule in VERDICT_RULES}, fit="too long")
+               for _ in items]
+        for i, (k, c) in zip(todo, self.complete(requests, desc)):
+            out[i] = self.read(k, c)
+            out[i].fit = fitted[i][2]
+        self.fitting["skipped"] += len(items) - len(todo)
+        self.fitting["shortened"] += sum(f[2] == "shortened" for f in fitted)
+        return out
 
     # -- pairs ----------------------------------------------------------------------------
     def judge_pairs(self, pairs, *, order: str = "shuffle", votes: int = 1, seed: int = 0) -> pd.DataFrame:
@@ -173,7 +230,7 @@ class Judge:
                 **{f"verdict_{rule}": j.verdicts[rule] for rule in VERDICT_RULES},
                 "correct": None if picked is None else picked == "chosen",
                 "prompt_tokens": j.prompt_tokens, "completion_tokens": j.completion_tokens,
-                "think_tokens": j.think_tokens, "cut_off": j.cut_off,
+                "think_tokens": j.think_tokens, "cut_off": j.cut_off, "fit": j.fit,
             })
         return results_frame(rows)
 
@@ -196,8 +253,9 @@ def results_frame(rows: list[dict]) -> pd.DataFrame:
     rule_columns = [f"verdict_{rule}" for rule in VERDICT_RULES]
     df = pd.DataFrame(rows, columns=["pair_id", "subset", "tie", "order", "sample", "key", "verdict", "picked",
                                      "correct", "prompt_tokens", "completion_tokens", "think_tokens", "cut_off",
-                                     *rule_columns])
+                                     "fit", *rule_columns])
     return df.astype({"pair_id": "string", "subset": "string", "tie": "bool", "order": "string",
                       "sample": "int64", "key": "string", "verdict": "Int64", "picked": "string",
                       "correct": "boolean", "prompt_tokens": "Int64", "completion_tokens": "Int64",
-                      "think_tokens": "Int64", "cut_off": "bool", **{c: "Int64" for c in rule_columns}})
+                      "think_tokens": "Int64", "cut_off": "bool", "fit": "string",
+                      **{c: "Int64" for c in rule_columns}})

@@ -25,7 +25,7 @@ def pair_scores(results: pd.DataFrame, policy: str = "tie", *, votes: int | None
     """
     if policy not in POLICIES:
         raise ValueError(f"unparseable policy must be one of {POLICIES}, got {policy!r}")
-    df = results[~results["tie"]]
+    df = judged_rows(results)
     if votes is not None:
         df = df[df["sample"] < votes]
     if order is not None:
@@ -45,6 +45,15 @@ def pair_scores(results: pd.DataFrame, policy: str = "tie", *, votes: int | None
     out["decided"] = decided
     out["score"] = score.where(decided, undecided_score)
     return out
+
+
+def judged_rows(results: pd.DataFrame) -> pd.DataFrame:
+    """The judgments that count: not a human tie, and not skipped for not fitting the judge's
+    context (those are counted apart, as ``too_long``)."""
+    df = results[~results["tie"]]
+    if "fit" in df.columns:
+        df = df[df["fit"].fillna("whole") != "too long"]
+    return df
 
 
 def bootstrap_ci(scores, *, seed: int = 0, n_boot: int = 1000, level: float = 0.95) -> tuple[float, float]:
@@ -96,13 +105,13 @@ def rewardbench_score(results: pd.DataFrame, policy: str = "tie", *, seed: int =
 
 
 SUMMARY_FIELDS = ("accuracy", "ci_low", "ci_high", "n", "pairs", "undecided", "excluded", "judgments",
-                  "unparseable", "cut_off")
+                  "unparseable", "cut_off", "too_long", "shortened")
 
 
 def summarize(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0, **select) -> dict:
     """Accuracy and the rates no policy may hide, for all pairs of ``results``."""
     scores = pair_scores(results, policy, **select)
-    judged = results[~results["tie"]]
+    judged = judged_rows(results)
     if select.get("votes") is not None:
         judged = judged[judged["sample"] < select["votes"]]
     if select.get("order") is not None:
@@ -120,6 +129,9 @@ def summarize(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0, **se
         "judgments": int(len(judged)),
         "unparseable": float(judged["picked"].isna().mean()) if len(judged) else 0.0,
         "cut_off": float(judged["cut_off"].mean()) if len(judged) else 0.0,
+        # Pairs none of whose judgments fit the judge's context (too_long="skip"): left out.
+        "too_long": int(results[~results["tie"]]["pair_id"].nunique() - judged["pair_id"].nunique()),
+        "shortened": int((judged["fit"] == "shortened").sum()) if "fit" in judged.columns else 0,
     }
 
 
@@ -187,8 +199,11 @@ def metrics(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0) -> dic
         out.update(rewardbench_score(results, policy, seed=seed))  # the leaderboard's four numbers and their mean
     else:
         out.update(score=out["accuracy"], score_ci=[out["ci_low"], out["ci_high"]], score_name=PAIR_MEAN)
-    orders = sorted(results["order"].unique())
-    if len(orders) > 1:
+    # Position consistency needs pairs shown both ways (order="both"); a shuffled run shows each
+    # pair once, in one order or the other, and has nothing to compare.
+    shown_both = (results.groupby("pair_id", observed=True)["order"].nunique() > 1).any() if len(results) else False
+    if shown_both:
+        orders = sorted(results["order"].unique())
         out["by_order"] = {o: summarize(results, policy, seed=seed, order=o) for o in orders}
         out.update(position_consistency(results))
     if len(results) and results["sample"].max() > 0:
@@ -198,6 +213,30 @@ def metrics(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0) -> dic
     rules = verdict_rule_comparison(results, policy, seed=seed)
     if rules:
         out["verdict_rules"] = rules
+    out["warnings"] = warnings_for(out)
+    return out
+
+
+# Above this share of unparseable judgments a number is mostly the policy's 0.5, not the judge.
+UNPARSEABLE_WARN = 0.5
+
+
+def warnings_for(m: dict, threshold: float = UNPARSEABLE_WARN) -> list[str]:
+    """What a reader must be told before trusting the headline: verdicts mostly unparseable
+    (the score is then mostly the policy's, e.g. 0.5 per pair), and where that holds per subset."""
+    out = []
+    if m.get("too_long"):
+        out.append(f"{m['too_long']} pair(s) did not fit the judge's context and were left out of the accuracy "
+                   f"(too_long=skip; too_long=shorten cuts both answers alike instead)")
+    if m.get("shortened"):
+        out.append(f"{m['shortened']} judgment(s) saw both answers shortened alike to fit the judge's context")
+    if m["judgments"] and m["unparseable"] > threshold:
+        out.append(f"{m['unparseable']:.0%} of {m['judgments']} judgments gave no verdict (more than "
+                   f"{threshold:.0%}): the score is mostly the '{m['policy']}' policy, not the judge "
+                   f"(cut off at the token limit: {m['cut_off']:.0%})")
+    bad = [k for k, v in m.get("subsets", {}).items() if v["judgments"] and v["unparseable"] > threshold]
+    if bad and len(m.get("subsets", {})) > 1:
+        out.append(f"subsets with more than {threshold:.0%} unparseable: {', '.join(bad)}")
     return out
 
 

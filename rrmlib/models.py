@@ -120,6 +120,28 @@ def folder_fingerprint(folder: Path, sample: int = 1 << 20) -> str:
     return h.hexdigest()[:16]
 
 
+def hub_commit(repo_id: str, revision: str = "main") -> str:
+    """The commit a hub revision (a branch, tag or commit) points to now: "main" moves, the
+    commit names the weights. Resolved through huggingface_hub's download of ``config.json``,
+    which also works offline from the local cache (``HF_HUB_OFFLINE=1``); where neither can
+    answer, the error says so rather than keying judgments by a branch name."""
+    import re
+
+    if re.fullmatch(r"[0-9a-f]{40}", revision):
+        return revision
+    from huggingface_hub import hf_hub_download
+
+    try:
+        config = hf_hub_download(repo_id, "config.json", revision=revision)
+    except Exception as e:  # offline and not cached, gated, misspelt: all mean "no commit known"
+        raise OSError(f"cannot resolve {repo_id}@{revision} to a commit ({type(e).__name__}: {e}); pass a local "
+                      f"folder or an id with a commit, org/name@<40-hex commit>") from e
+    found = re.search(r"[\\/]snapshots[\\/]([0-9a-f]{40})[\\/]", config)
+    if not found:
+        raise OSError(f"cannot read the commit of {repo_id}@{revision} from {config}")
+    return found.group(1)
+
+
 def resolve(model: str | None) -> tuple[str, str, str]:
     """``(load_path, model_id, revision)`` for a model argument (None = the default judge)."""
     if model is None:

@@ -36,6 +36,9 @@ _JUDGE = {
     "distributed_executor_backend": _p(None, str, "vllm: 'ray' to span nodes"),
     "gpu_memory_utilization": _p(0.9, float, "vllm: share of GPU memory for weights and KV cache"),
     "max_model_len": _p(None, int, "vllm: context limit; None = the model's"),
+    "vllm_call_size": Param(2048, int, "vllm: requests per generate call; each call's completions reach the store "
+                            "when it returns, so a crash loses at most one call; None = the whole run in one call",
+                            optional=True, minimum=1),
     "base_url": _p(None, str, "openai: server URL, or comma-separated URLs of several servers"),
     "api_key_env": _p("OPENAI_API_KEY", str, "openai: NAME of the env var holding the key (never the key)"),
     "concurrency": _p(16, int, "openai: requests in flight across all servers", minimum=1),
@@ -46,6 +49,9 @@ _JUDGE = {
     "verdict_rule": _p("paper", str, "how a completion is read as a verdict: the original evaluation's exact rule, "
                        "or a lenient one (after the last </think>; 'assistant 1', '1', \\text{} accepted)",
                        ("paper", "lenient")),
+    "too_long": _p("skip", str, "a prompt that leaves the judge less than min(max_new_tokens, context/4) tokens: "
+                   "skip it (counted, left out of the accuracy) or shorten both answers alike (marked)",
+                   ("skip", "shorten")),
     "store": _p("runs/judgments.sqlite", str, "SQLite judgment store shared across runs"),
     "out_dir": _p(None, str, "run folder; None = runs/<run-id>"),
     "progress": _p(True, bool, "show a progress bar"),
@@ -247,7 +253,7 @@ def backend_options(p: dict) -> dict:
         options.update(tensor_parallel_size=p["tensor_parallel_size"], pipeline_parallel_size=p["pipeline_parallel_size"],
                        distributed_executor_backend=p["distributed_executor_backend"],
                        gpu_memory_utilization=p["gpu_memory_utilization"], max_model_len=p["max_model_len"],
-                       seed=p["seed"])
+                       seed=p["seed"], call_size=p["vllm_call_size"])
     elif p["backend"] == "openai":
         if not p["base_url"] or not p["model"]:
             raise ParameterError("backend 'openai' needs base_url (one URL or a comma-separated list) and model "

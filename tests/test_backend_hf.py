@@ -58,3 +58,87 @@ def test_batches_respect_token_cap(backend):
 
 def test_reasoning_template_detected(thinking_model_dir):
     assert make_backend("hf", model=str(thinking_model_dir)).is_reasoning() is True
+
+
+# --- what the store key holds (issue 10, items 3 and 9) ----------------------------------------
+
+def test_model_repos_generation_defaults_are_ignored(tmp_path, tiny_model_dir, backend):
+    """A repo's generation_config.json (suppress_tokens, no_repeat_ngram_size, ...) must not
+    reach generate(): only our sampling settings apply. Greedy texts with and without such a
+    file must be equal; had the file applied, its first token could not be the one it bans."""
+    import json
+    import shutil
+
+    greedy = Sampling(temperature=0.0, max_new_tokens=6)
+    reqs = requests(greedy, n=3)
+    clean = backend.generate(reqs)
+    first = backend.tokenizer(clean[0].text, add_special_tokens=False)["input_ids"][0]
+    folder = tmp_path / "with-defaults"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / "generation_config.json").write_text(json.dumps({
+        "suppress_tokens": [first], "begin_suppress_tokens": [first], "no_repeat_ngram_size": 1,
+        "repetition_penalty": 50.0, "do_sample": True, "temperature": 5.0, "top_k": 1, "max_new_tokens": 1}))
+    other = make_backend("hf", model=str(folder), batch_size=3)
+    assert [c.text for c in other.generate(reqs)] == [c.text for c in clean]
+
+
+def test_device_class_and_dtype_are_in_the_key(tmp_path, tiny_model_dir, backend):
+    from rrmlib.judge import Judge
+    from rrmlib.store import JudgmentStore
+
+    bf16 = make_backend("hf", model=str(tiny_model_dir), device="cpu", dtype="bfloat16")
+    assert backend.numerics == "cpu:float32" and bf16.numerics == "cpu:bfloat16"
+    s = Sampling(temperature=0.6, max_new_tokens=4)
+    judges = [Judge(b, JudgmentStore(tmp_path / "s.sqlite"), s, reasoning=False) for b in (backend, bf16)]
+    req = judges[0].request("q", "a", "b")
+    assert judges[0].key(req) != judges[1].key(req)  # a bf16 run never reuses float32 texts
+
+
+def test_a_changed_local_checkpoint_gets_a_new_revision(tmp_path, tiny_model_dir):
+    import shutil
+
+    from rrmlib import models
+
+    folder = tmp_path / "ckpt"
+    shutil.copytree(tiny_model_dir, folder)
+    before = models.resolve(str(folder))[2]
+    weights = next(folder.glob("*.safetensors"))
+    data = bytearray(weights.read_bytes())
+    data[-3] ^= 0xFF  # one byte of the last MiB, as a retrained checkpoint would differ
+    weights.write_bytes(bytes(data))
+    assert models.resolve(str(folder))[2] != before
+
+
+HUB_SCRIPT = r"""
+import json, sys
+from rrmlib.backends import make_backend
+from rrmlib.backends.vllm_backend import VLLMBackend
+hf = make_backend("hf", model="org/tiny")
+vl = VLLMBackend(model="org/tiny")  # the engine starts lazily: constructing it needs no vLLM
+print(json.dumps({"hf": hf.revision, "vllm": vl.revision}))
+"""
+
+
+def test_hub_models_are_keyed_by_the_commit_main_points_to(tmp_path, tiny_model_dir):
+    """A real huggingface_hub cache (the layout it writes: refs/<branch> holds a commit,
+    snapshots/<commit>/ the files), read offline: both backends name the commit, not "main",
+    and when main moves to another commit, so does the revision."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    repo = tmp_path / "hub" / "models--org--tiny"
+    commits = ["1" * 40, "2" * 40]
+    for c in commits:
+        shutil.copytree(tiny_model_dir, repo / "snapshots" / c)
+    (repo / "refs").mkdir()
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    seen = []
+    for c in commits:
+        (repo / "refs" / "main").write_text(c)
+        done = subprocess.run([sys.executable, "-c", HUB_SCRIPT], capture_output=True, text=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        seen.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert seen == [{"hf": commits[0], "vllm": commits[0]}, {"hf": commits[1], "vllm": commits[1]}]

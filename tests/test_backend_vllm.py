@@ -62,7 +62,7 @@ def requests(n: int, sampling: Sampling) -> list[Request]:
 
 def test_engine_arguments_pass_through_and_engine_starts_lazily(fake_vllm, tiny_model_dir):
     backend = make_backend("vllm", model=str(tiny_model_dir), tensor_parallel_size=4, pipeline_parallel_size=2,
-                           data_parallel_size=1, distributed_executor_backend="ray", gpu_memory_utilization=0.8,
+                           distributed_executor_backend="ray", gpu_memory_utilization=0.8,
                            max_model_len=4096, enable_prefix_caching=False, seed=7, load_format="auto",
                            dtype="bfloat16", enforce_eager=True)
     backend.prompt_text(rrm_messages("q", "a", "b"))
@@ -71,7 +71,7 @@ def test_engine_arguments_pass_through_and_engine_starts_lazily(fake_vllm, tiny_
     [llm] = FakeLLM.instances
     assert llm.kwargs == {
         "model": str(tiny_model_dir.resolve()), "revision": None, "tensor_parallel_size": 4,
-        "pipeline_parallel_size": 2, "data_parallel_size": 1, "distributed_executor_backend": "ray",
+        "pipeline_parallel_size": 2, "distributed_executor_backend": "ray",
         "gpu_memory_utilization": 0.8, "max_model_len": 4096, "enable_prefix_caching": False,
         "generation_config": "vllm", "seed": 7, "load_format": "auto", "dtype": "bfloat16", "enforce_eager": True}
     meta = backend.describe()
@@ -79,14 +79,14 @@ def test_engine_arguments_pass_through_and_engine_starts_lazily(fake_vllm, tiny_
     assert meta["backend"] == "vllm" and meta["tensor_parallel_size"] == 4 and meta["generation_config"] == "vllm"
 
 
-def test_one_generate_call_results_chunked_in_callers_order(fake_vllm, tiny_model_dir):
-    backend = make_backend("vllm", model=str(tiny_model_dir), chunk_size=16, use_tqdm=False)
+def test_one_generate_call_results_in_callers_order(fake_vllm, tiny_model_dir):
+    backend = make_backend("vllm", model=str(tiny_model_dir), use_tqdm=False)
     sampling = Sampling(temperature=0.7, top_p=0.95, max_new_tokens=6, seed=3)
     reqs = requests(40, sampling)
     chunks = list(backend.stream(reqs))
     [llm] = FakeLLM.instances
     [(prompts, params, use_tqdm)] = llm.calls
-    assert [len(c) for c in chunks] == [16, 16, 8] and use_tqdm is False
+    assert [len(c) for c in chunks] == [40] and use_tqdm is False  # one call, committed when it returns
     assert [i for c in chunks for i, _ in c] == list(range(40))
     for r, p, sp in zip(reqs, prompts, params):
         text = backend.prompt_text(r.messages)
@@ -102,10 +102,26 @@ def test_one_generate_call_results_chunked_in_callers_order(fake_vllm, tiny_mode
     assert {c.finish_reason for chunk in chunks for _, c in chunk} == {"length", "stop"}
 
 
-def test_batch_size_splits_generate_calls(fake_vllm, tiny_model_dir):
-    backend = make_backend("vllm", model=str(tiny_model_dir), chunk_size=4, batch_size=10, use_tqdm=False)
-    out = backend.generate(requests(25, Sampling(max_new_tokens=6)))
+def test_call_size_splits_generate_calls_and_each_reaches_the_store_when_it_returns(fake_vllm, tiny_model_dir, tmp_path):
+    backend = make_backend("vllm", model=str(tiny_model_dir), call_size=10, use_tqdm=False)
+    store = JudgmentStore(tmp_path / "s.sqlite")
+    in_store_at_each_call = []
+    real_generate = FakeLLM.generate
+
+    def generate(self, prompts, sampling_params, use_tqdm=True):
+        in_store_at_each_call.append(len(store))
+        return real_generate(self, prompts, sampling_params, use_tqdm)
+
+    FakeLLM.generate = generate
+    try:
+        judge = Judge(backend, store, Sampling(max_new_tokens=6), progress=False)
+        judge.judge([("q" + " word" * i, "a", "b", 0) for i in range(25)])
+    finally:
+        FakeLLM.generate = real_generate
     assert [len(call[0]) for call in FakeLLM.instances[0].calls] == [10, 10, 5]
+    assert in_store_at_each_call == [0, 10, 20]  # a crash in call 3 keeps the 20 before it
+    out = make_backend("vllm", model=str(tiny_model_dir), call_size=10, use_tqdm=False).generate(
+        requests(25, Sampling(max_new_tokens=6)))
     assert [c.text for c in out] == [f"seed={r.request_seed()} \\boxed{{Assistant 1}}"
                                      for r in requests(25, Sampling(max_new_tokens=6))]
 
@@ -164,3 +180,28 @@ def test_gpu_smoke_script_runs_on_the_double(fake_vllm, tiny_model_dir, tmp_path
     assert json.loads(out.read_text())["n"] == 30
     [(prompts, _, _)] = FakeLLM.instances[0].calls
     assert len(prompts) == 30
+
+
+def test_data_parallel_is_refused_with_the_command_that_does_it(fake_vllm, tiny_model_dir):
+    with pytest.raises(ValueError, match="vllm serve MODEL --data-parallel-size 4") as e:
+        make_backend("vllm", model=str(tiny_model_dir), data_parallel_size=4)
+    assert "-p backend openai" in str(e.value)
+
+
+def test_notebooks_set_the_call_size():
+    from rrmlib.params import backend_options, check
+
+    p = check("pairwise", {"backend": "vllm", "model": "org/m", "vllm_call_size": 64})
+    assert backend_options(p)["call_size"] == 64
+
+
+def test_max_tokens_never_exceed_what_the_context_leaves(fake_vllm, tiny_model_dir):
+    backend = make_backend("vllm", model=str(tiny_model_dir), max_model_len=520, use_tqdm=False)
+    assert backend.context_length == 520
+    reqs = requests(6, Sampling(max_new_tokens=400))
+    list(backend.stream(reqs))
+    [(prompts, params, _)] = FakeLLM.instances[0].calls
+    for p, sp in zip(prompts, params):
+        assert sp.max_tokens == min(400, 520 - len(p["prompt_token_ids"]))
+    assert all(sp.max_tokens < 400 for sp in params)  # these prompts leave less than 400
+    assert make_backend("vllm", model=str(tiny_model_dir)).context_length == 2048  # the model's own limit

@@ -177,3 +177,24 @@ def test_both_verdict_rules_shown_from_the_same_completions():
     assert m["verdict_rules"]["lenient"]["accuracy"] == pytest.approx(2 / 3)
     assert m["verdict_rules"]["paper"]["unparseable"] == pytest.approx(1 / 3)
     assert m["verdict_rules"]["lenient"]["unparseable"] == 0
+
+
+# --- review fixes (issue 10, items 1 and 2) ---------------------------------------------------
+
+def test_a_shuffled_run_reports_no_position_consistency():
+    # Each pair shown once, in one order or the other (order="shuffle"): nothing to compare.
+    m = metrics(SINGLE, "tie")
+    assert {"position_consistency", "pairs_compared", "pairs_undecided_in_an_order", "by_order"}.isdisjoint(m)
+    both = rows({"a1": [(CF, 0, "chosen"), (RF, 0, "chosen")], "a2": [(CF, 0, "chosen"), (RF, 0, "rejected")]})
+    m = metrics(both, "tie")
+    assert m["position_consistency"] == 0.5 and m["pairs_compared"] == 2
+
+
+def test_mostly_unparseable_runs_are_flagged():
+    # Three of four judgments unparseable: 0.5 each under "tie", so the score says little.
+    res = rows({"a1": [(CF, 0, None)], "a2": [(CF, 0, None)], "b1": [(CF, 0, None)], "b2": [(CF, 0, "chosen")]})
+    m = metrics(res, "tie")
+    assert m["accuracy"] == pytest.approx(2.5 / 4)
+    assert m["warnings"] and "75% of 4 judgments gave no verdict" in m["warnings"][0]
+    assert "subsets with more than 50% unparseable: a" in m["warnings"]  # b: one in two, not more
+    assert metrics(SINGLE, "tie")["warnings"] == []  # one in four: no warning

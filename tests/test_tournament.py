@@ -225,9 +225,16 @@ def test_driver_coin_after_retries_is_seeded_and_logged():
     ts, d, steps = run(7)
     assert steps == 3 * 3  # every round asked three times
     assert len(d.coin_flips) == 20 * 7 and all(u.attempts == 3 for u in d.coin_flips)
-    flip = d.coin_flips[0]
-    expected = [flip.match.a, flip.match.b][np.random.default_rng([7, flip.tournament, *flip.match.key]).integers(2)]
-    assert flip.winner == expected
+    # The documented coin, worked out here from its definition (sha256 of the tournament's key,
+    # first 4 bytes big-endian, then numpy's default_rng([seed, that, round, slot])), for every
+    # one of the 140 flips: a wrong formula agrees with it on all of them with odds 2^-140.
+    import hashlib
+
+    def coin(seed, key, match):
+        h = int.from_bytes(hashlib.sha256(str(key).encode()).digest()[:4], "big")
+        return [match.a, match.b][np.random.default_rng([seed, h, match.round, match.slot]).integers(2)]
+
+    assert all(flip.winner == coin(7, flip.tournament, flip.match) for flip in d.coin_flips)
     assert [t.winner for t in ts] == [t.winner for t in run(7)[0]]
     assert [t.winner for t in ts] != [t.winner for t in run(8)[0]]
     assert len({t.winner for t in ts}) > 1
@@ -298,3 +305,13 @@ def test_load_elo_merged_results(tmp_path):
     path.write_text(json.dumps({"0": {"details": [{"question_id": 0, "rival_1": 0}]}}))
     with pytest.raises(ValueError, match="rival_2"):
         load_elo_merged_results(path)
+
+
+@pytest.mark.parametrize("n, cap", [(1, 0), (2, 1), (3, 2), (4, 2), (5, 3), (6, 3), (7, 4), (8, 4), (9, 5), (10, 5),
+                                    (16, 8), (17, 9)])
+def test_swiss_round_cap_is_half_the_field_rounded_up_to_even(n, cap):
+    # By hand: with a bye as a phantom entrant the field is n' = n + n % 2; round-by-round pairing
+    # without rematches is guaranteed (Dirac) while n' - 1 - r >= n'/2, i.e. for r <= n'/2 rounds.
+    assert Swiss(range(n), rounds=cap).rounds_total == cap
+    with pytest.raises(ValueError, match=f"at most {cap} rounds"):
+        Swiss(range(n), rounds=cap + 1)

@@ -65,6 +65,11 @@ class Backend(ABC):
     name: str = "backend"
     model_id: str = ""
     revision: str = ""
+    # What else changes the numbers for one seed (device class and dtype, e.g. "cuda:bfloat16"),
+    # part of the store key; empty where the backend cannot know (a server decides).
+    numerics: str = ""
+    # Tokens the model can attend to (prompt and completion); None where the backend cannot tell.
+    context_length: int | None = None
 
     chunk_size: int = 16
 
@@ -100,6 +105,9 @@ class Backend(ABC):
         """Tokens in ``text`` by the model's tokenizer, where the backend has one."""
         return None
 
+    def token_prefix(self, text: str, n: int) -> str:
+        raise NotImplementedError(f"the {self.name} backend has no tokenizer to shorten text with")
+
     def describe(self) -> dict:
         return {"backend": self.name, "model": self.model_id, "revision": self.revision}
 
@@ -131,6 +139,11 @@ class RendersChatTemplate:
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def token_prefix(self, text: str, n: int) -> str:
+        """``text`` cut after its first ``n`` tokens (whole when it has no more)."""
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return text if len(ids) <= n else self.tokenizer.decode(ids[:n])
 
 
 def as_messages(messages) -> tuple:

@@ -53,12 +53,12 @@ class HFBackend(RendersChatTemplate, Backend):
             device = "cuda" if torch.cuda.is_available() else "cpu"
         if dtype == "auto":
             dtype = "bfloat16" if torch.device(device).type == "cuda" else "float32"
-        hub_revision = None if os.path.isdir(path) else revision
+        hub_revision = None
+        if not os.path.isdir(path):
+            # A branch name ("main") moves; the commit names the weights: load that very commit.
+            revision = hub_revision = models.hub_commit(path, revision)
         tokenizer = AutoTokenizer.from_pretrained(path, revision=hub_revision)
         loaded = AutoModelForCausalLM.from_pretrained(path, revision=hub_revision, dtype=getattr(torch, dtype))
-        # A branch name ("main") moves; the commit the hub resolved it to names the weights.
-        if hub_revision:
-            revision = getattr(loaded.config, "_commit_hash", None) or revision
         self._setup(loaded.to(device), tokenizer, model_id=model_id, revision=revision, batch_size=batch_size,
                     max_batch_tokens=max_batch_tokens, sort_by_length=sort_by_length)
 
@@ -75,6 +75,9 @@ class HFBackend(RendersChatTemplate, Backend):
         self.model, self.tokenizer = model.eval(), tokenizer
         self.model_id, self.revision = model_id, revision
         self.device, self.dtype = model.device, model.dtype
+        self.numerics = f"{self.device.type}:{str(self.dtype).replace('torch.', '')}"
+        config = getattr(model.config, "text_config", model.config)
+        self.context_length = getattr(config, "max_position_embeddings", None)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token

@@ -1,9 +1,10 @@
 """vLLM in-process (``vllm.LLM``) on one GPU, a multi-GPU node, or a Ray cluster.
 
-The whole batch goes to vLLM in one ``generate`` call: its scheduler keeps the GPUs fuller than
-any batching of ours. Results then go to the store in chunks of ``chunk_size``; pass
-``batch_size`` (default 2048 requests, None = all at once) cuts a large run into several calls, so a
-crash loses at most one of them.
+Requests go to vLLM in calls of ``call_size`` (default 2048; None = the whole run in one call):
+within a call its scheduler keeps the GPUs fuller than any batching of ours. ``LLM.generate``
+returns only when the whole call is done, so the completions of a call reach the store together
+when it returns: a crash loses at most the call in flight (smaller calls lose less and batch a
+little worse).
 
 vLLM is imported, and the engine started, only when something must be generated: prompts are
 rendered with the model's tokenizer from transformers, so a rerun that the store answers in full
@@ -24,24 +25,37 @@ class VLLMBackend(RendersChatTemplate, Backend):
                  data_parallel_size: int = 1, distributed_executor_backend: str | None = None,
                  gpu_memory_utilization: float = 0.9, max_model_len: int | None = None,
                  enable_prefix_caching: bool = True, generation_config: str = "vllm", seed: int = 0,
-                 load_format: str = "auto", chunk_size: int = 256, batch_size: int | None = 2048,
-                 use_tqdm: bool = True, **engine_kwargs):
+                 load_format: str = "auto", call_size: int | None = 2048, use_tqdm: bool = True, **engine_kwargs):
         from transformers import AutoTokenizer, GenerationConfig
 
+        if data_parallel_size != 1:
+            # vllm.LLM refuses it ("not supported for single-process usage"): offline data
+            # parallelism needs one process per replica. A server does it in one command.
+            raise ValueError(f"data_parallel_size={data_parallel_size}: vLLM's in-process engine runs one model copy "
+                             f"per process. For {data_parallel_size} copies on one node, serve them and use the openai "
+                             f"backend: `vllm serve MODEL --data-parallel-size {data_parallel_size} --port 8000`, then "
+                             f"-p backend openai -p base_url http://127.0.0.1:8000/v1 -p model MODEL")
+        if call_size is not None and call_size < 1:
+            raise ValueError(f"call_size must be >= 1 or None, got {call_size}")
+
         path, self.model_id, self.revision = models.resolve(model)
-        hub_revision = None if os.path.isdir(path) else self.revision
+        hub_revision = None
+        if not os.path.isdir(path):
+            # As the hf backend: key and load by the commit the branch points to now.
+            self.revision = hub_revision = models.hub_commit(path, self.revision)
+        self.numerics = f"dtype={engine_kwargs.get('dtype', 'auto')}"
         if load_format == "dummy":
             # Random weights: their completions must never be mistaken for the model's.
             self.revision = f"{self.revision}+dummy-weights"
         # generation_config="vllm": the model repo's sampling defaults must not override ours.
         self.engine_args = dict(
             model=path, revision=hub_revision, tensor_parallel_size=tensor_parallel_size,
-            pipeline_parallel_size=pipeline_parallel_size, data_parallel_size=data_parallel_size,
+            pipeline_parallel_size=pipeline_parallel_size,
             distributed_executor_backend=distributed_executor_backend,
             gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len,
             enable_prefix_caching=enable_prefix_caching, generation_config=generation_config, seed=seed,
             load_format=load_format, **engine_kwargs)
-        self.chunk_size, self.batch_size, self.use_tqdm = chunk_size, batch_size, use_tqdm
+        self.call_size, self.use_tqdm = call_size, use_tqdm
         # The tokenizer vLLM itself would load, so prompt_text is exactly what the engine sees.
         self.tokenizer = AutoTokenizer.from_pretrained(
             engine_kwargs.get("tokenizer") or path,
@@ -55,6 +69,17 @@ class VLLMBackend(RendersChatTemplate, Backend):
             self.stop_ids |= set(eos if isinstance(eos, list) else [eos]) - {None}
         except (OSError, ValueError):  # no generation_config.json
             pass
+        # What vLLM will allow: max_model_len, else the model's own limit (vLLM's default).
+        self.context_length = max_model_len
+        if self.context_length is None:
+            try:
+                from transformers import AutoConfig
+
+                config = AutoConfig.from_pretrained(path, revision=hub_revision,
+                                                    trust_remote_code=engine_kwargs.get("trust_remote_code", False))
+                self.context_length = getattr(getattr(config, "text_config", config), "max_position_embeddings", None)
+            except (OSError, ValueError):
+                self.context_length = None
         self._llm = None
 
     @property
@@ -80,22 +105,25 @@ class VLLMBackend(RendersChatTemplate, Backend):
         # Token ids, not text: vLLM would tokenize text with special tokens and so put a second
         # BOS before a template that already starts with one.
         ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        # Never ask for more than the context leaves: the completion is then cut off ("length").
+        room = [r.sampling.max_new_tokens if self.context_length is None
+                else max(1, min(r.sampling.max_new_tokens, self.context_length - len(x))) for r, x in zip(requests, ids)]
         params = [SamplingParams(n=1, temperature=r.sampling.temperature, top_p=r.sampling.top_p,
-                                 max_tokens=r.sampling.max_new_tokens, seed=r.request_seed(),
-                                 stop_token_ids=sorted(self.stop_ids)) for r in requests]
-        step = self.batch_size or len(requests)
+                                 max_tokens=m, seed=r.request_seed(),
+                                 stop_token_ids=sorted(self.stop_ids)) for r, m in zip(requests, room)]
+        step = self.call_size or len(requests)
         for start in range(0, len(requests), step):
             part = range(start, min(start + step, len(requests)))
             outputs = llm.generate([{"prompt_token_ids": ids[i]} for i in part], [params[i] for i in part],
-                                        use_tqdm=self.use_tqdm)
-            done = [(i, _completion(o)) for i, o in zip(part, outputs)]  # vLLM keeps the input order
-            for c in range(0, len(done), self.chunk_size):
-                yield done[c:c + self.chunk_size]
+                                   use_tqdm=self.use_tqdm)
+            # One chunk per call (vLLM keeps the input order): the judge commits it at once.
+            yield [(i, _completion(o)) for i, o in zip(part, outputs)]
 
     def describe(self) -> dict:
         # Plain values only: this goes to meta.json.
         args = {k: v if isinstance(v, (str, int, float, bool, type(None))) else repr(v)
                 for k, v in self.engine_args.items() if k not in ("model", "revision")}
+        args["call_size"] = self.call_size
         try:
             from importlib.metadata import version
 
