@@ -87,7 +87,7 @@ def test_device_class_and_dtype_are_in_the_key(tmp_path, tiny_model_dir, backend
     from rrmlib.store import JudgmentStore
 
     bf16 = make_backend("hf", model=str(tiny_model_dir), device="cpu", dtype="bfloat16")
-    assert backend.numerics == "cpu:float32" and bf16.numerics == "cpu:bfloat16"
+    assert backend.numerics == "cpu:float32:icdf-v1" and bf16.numerics == "cpu:bfloat16:icdf-v1"
     s = Sampling(temperature=0.6, max_new_tokens=4)
     judges = [Judge(b, JudgmentStore(tmp_path / "s.sqlite"), s, reasoning=False) for b in (backend, bf16)]
     req = judges[0].request("q", "a", "b")
@@ -142,3 +142,43 @@ def test_hub_models_are_keyed_by_the_commit_main_points_to(tmp_path, tiny_model_
         assert done.returncode == 0, done.stderr[-2000:]
         seen.append(json.loads(done.stdout.strip().splitlines()[-1]))
     assert seen == [{"hf": commits[0], "vllm": commits[0]}, {"hf": commits[1], "vllm": commits[1]}]
+
+
+# --- the seeded sampler (issue 15) ------------------------------------------------------------
+
+def test_sampler_draws_from_the_tempered_distribution():
+    import numpy as np
+    import torch
+
+    from rrmlib.backends.hf import _SeededSampler
+
+    logits = torch.tensor([2.0, 1.0, 0.5, 0.0, -1.0, -3.0])
+    n = 20000
+    for temperature, top_p in ((1.0, 1.0), (0.6, 1.0), (1.0, 0.8)):
+        sampler = _SeededSampler(temperature, top_p, seeds=list(range(n)))
+        out = sampler(None, logits.repeat(n, 1))
+        picks = out.argmax(-1).numpy()
+        p = np.exp(logits.numpy() / temperature)
+        p /= p.sum()
+        if top_p < 1.0:  # by hand: the nucleus is the smallest top set whose mass reaches top_p
+            order = np.argsort(-p)
+            before = np.cumsum(p[order]) - p[order]
+            keep = order[before < top_p]
+            q = np.zeros_like(p)
+            q[keep] = p[keep]
+            p = q / q.sum()
+        freq = np.bincount(picks, minlength=len(p)) / n
+        assert np.all(np.abs(freq - p) <= 4 * np.sqrt(p * (1 - p) / n) + 1e-12), (temperature, top_p, freq, p)
+        assert np.all(freq[p == 0] == 0)
+
+
+def test_step_uniforms_are_uniform_and_independent_of_position():
+    import numpy as np
+
+    from rrmlib.backends.hf import step_uniform
+
+    u = np.array([step_uniform(seed, step) for seed in range(200) for step in range(50)])
+    assert ((0 < u) & (u < 1)).all() and abs(u.mean() - 0.5) < 0.01
+    counts = np.histogram(u, bins=10, range=(0, 1))[0]
+    assert counts.min() > 900 and counts.max() < 1100  # 10,000 draws, 1,000 expected per bin
+    assert step_uniform(7, 3) == step_uniform(7, 3) != step_uniform(7, 4) != step_uniform(8, 3)

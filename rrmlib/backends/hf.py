@@ -1,9 +1,11 @@
 """transformers backend: batched generation on CPU or CUDA.
 
-Sampling is done by our own logits processor: temperature and top-p, then Gumbel noise drawn
-from a generator seeded *per request*, then greedy argmax (the Gumbel-max trick draws exactly from
-the filtered distribution). Each request's random stream then depends on its own seed and step
-only, not on which batch or position it lands in, so a resumed run regenerates the same text.
+Sampling is done by our own logits processor: temperature and top-p, then one token drawn per
+row by inverse-CDF sampling (the first token whose cumulative probability passes a uniform
+draw: an exact draw from the filtered distribution). The uniform of a row at a step is a hash
+of (the request's seed, the step), so a request's text depends on its own seed and step only,
+not on which batch or position it lands in, and a resumed run regenerates the same text; and
+the whole step costs one uniform per row instead of one per vocabulary entry.
 """
 from __future__ import annotations
 
@@ -12,15 +14,36 @@ import os
 from rrmlib import models
 from rrmlib.backends.base import Backend, Completion, RendersChatTemplate, Request
 
+# Part of the store key (``numerics``): another sampler draws other texts from the same seed.
+SAMPLER = "icdf-v1"
+
+_M32 = 0xFFFFFFFF
+
+
+def _fmix32(x: int) -> int:
+    """MurmurHash3's finaliser: a bijection of 32-bit integers that mixes every bit."""
+    x &= _M32
+    x ^= x >> 16
+    x = (x * 0x85EBCA6B) & _M32
+    x ^= x >> 13
+    x = (x * 0xC2B2AE35) & _M32
+    return x ^ (x >> 16)
+
+
+def step_uniform(seed: int, step: int) -> float:
+    """A uniform in (0, 1) from (seed, step) alone, with 53 random bits (two hashed halves);
+    plain integer arithmetic, so every machine and device agrees on it."""
+    a = _fmix32(_fmix32(seed) ^ _fmix32(2 * step + 0x9E3779B9))
+    b = _fmix32(_fmix32(seed ^ 0x5BD1E995) ^ _fmix32(2 * step + 1 + 0x9E3779B9))
+    return ((a >> 5) * 67108864 + (b >> 6) + 0.5) / 9007199254740992.0
+
 
 class _SeededSampler:
-    """Logits processor: temperature, top-p, then per-row Gumbel noise from per-row generators."""
+    """Logits processor: temperature, top-p, then one inverse-CDF draw per row from that row's
+    own (seed, step) uniform; returns scores that make greedy decoding pick the drawn token."""
 
     def __init__(self, temperature: float, top_p: float, seeds: list[int]):
-        import torch
-
-        self.temperature, self.top_p = temperature, top_p
-        self.generators = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
+        self.temperature, self.top_p, self.seeds, self.step = temperature, top_p, list(seeds), 0
 
     def __call__(self, input_ids, scores):
         import torch
@@ -33,11 +56,14 @@ class _SeededSampler:
             drop_sorted = (cum - sorted_scores.softmax(-1)) >= self.top_p
             drop = torch.zeros_like(drop_sorted).scatter(-1, idx, drop_sorted)
             scores = scores.masked_fill(drop, float("-inf"))
-        vocab = scores.shape[-1]
-        # Noise is drawn on the CPU from each row's own generator so CPU and CUDA runs agree.
-        u = torch.stack([torch.rand(vocab, generator=g, dtype=torch.float64) for g in self.generators])
-        gumbel = -torch.log(-torch.log(u.clamp_min(1e-300))).to(scores.device, torch.float32)
-        return scores + gumbel
+        weights = (scores - scores.amax(dim=-1, keepdim=True)).exp_()  # unnormalised probabilities
+        cdf = weights.double().cumsum_(dim=-1)
+        u = torch.tensor([step_uniform(s, self.step) for s in self.seeds], dtype=torch.float64, device=cdf.device)
+        # The first token whose cumulative weight exceeds u * total: never a zero-weight token.
+        pick = torch.searchsorted(cdf, (u * cdf[:, -1]).unsqueeze(-1), right=True).clamp_(max=cdf.shape[-1] - 1)
+        self.step += 1
+        out = torch.full_like(scores, float("-inf"))
+        return out.scatter_(-1, pick, 0.0)
 
 
 class HFBackend(RendersChatTemplate, Backend):
@@ -75,7 +101,7 @@ class HFBackend(RendersChatTemplate, Backend):
         self.model, self.tokenizer = model.eval(), tokenizer
         self.model_id, self.revision = model_id, revision
         self.device, self.dtype = model.device, model.dtype
-        self.numerics = f"{self.device.type}:{str(self.dtype).replace('torch.', '')}"
+        self.numerics = f"{self.device.type}:{str(self.dtype).replace('torch.', '')}:{SAMPLER}"
         config = getattr(model.config, "text_config", model.config)
         self.context_length = getattr(config, "max_position_embeddings", None)
         self.tokenizer.padding_side = "left"
