@@ -119,6 +119,14 @@ SPECS: dict[str, dict[str, Param]] = {
         "records_model": _p("7b", str, "replay mode: whose records", ("7b", "32b")),
         **_JUDGE,
     },
+    "report": {
+        "runs": _p(None, (str, list), "run folders, or folders holding run folders (None and no sweep: runs/)"),
+        "sweep": _p(None, str, "a sweep file: the run folders of its configurations"),
+        "bootstrap": _p(1000, int, "bootstrap resamples for the intervals the report computes itself (PPE over rounds)",
+                        minimum=1),
+        "seed": _p(0, int, "seeds the bootstrap"),
+        "out_dir": _p(None, str, "report folder; None = runs/<run-id>"),
+    },
 }
 
 

@@ -108,3 +108,125 @@ def accuracy_vs_judgments(table, *, title: str = ""):
         ax.set_title(title, fontsize="small")
     ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# The report's figures (notebooks/report.py): judge against judge
+
+
+def _bars(ax, frame, x: str, hue: str, value: str = "value"):
+    """Grouped bars of ``value`` per ``x``, one colour per ``hue``, with 95% intervals where the
+    frame has ``ci_low``/``ci_high``."""
+    import numpy as np
+    import pandas as pd
+
+    frame = frame.copy()
+    for col in ("ci_low", "ci_high"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce") if col in frame else np.nan
+    xs = list(dict.fromkeys(frame[x]))
+    hues = list(dict.fromkeys(frame[hue]))
+    width = 0.8 / max(1, len(hues))
+    for k, h in enumerate(hues):
+        sub = frame[frame[hue] == h]
+        pos = np.array([xs.index(name) for name in sub[x]], dtype=float)
+        vals = sub[value].astype(float).to_numpy()
+        err = np.vstack([np.nan_to_num(vals - sub["ci_low"].to_numpy(float)),
+                         np.nan_to_num(sub["ci_high"].to_numpy(float) - vals)])
+        ax.bar(pos - 0.4 + width * (k + 0.5), vals, width, yerr=err, capsize=2, color=f"C{k % 10}", label=str(h))
+    ax.set_xticks(range(len(xs)), xs, rotation=30, ha="right")
+    return xs
+
+
+def report_accuracy(cells, *, title: str = ""):
+    """Accuracy per column (dataset or section) with intervals, judge against judge. ``cells``
+    is ``rrmlib.report.cells_frame`` output (best-of-N columns left to their own figure)."""
+    import matplotlib.pyplot as plt
+
+    c = cells[~cells["column"].str.startswith("best-of-N")].dropna(subset=["value"])
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.7 * c["column"].nunique() + 2), 3.0))
+    _bars(ax, c, "column", "judge")
+    ax.axhline(0.5, color="grey", lw=0.8, ls="--", zorder=0)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("accuracy")
+    if title:
+        ax.set_title(title, fontsize="small")
+    ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=2, frameon=False)
+    return fig
+
+
+def ppe_rounds(rounds, *, title: str = ""):
+    """PPE accuracy per round, one line per (judge, set), with each round's interval. ``rounds``
+    has ``judge``, ``set``, ``round``, ``accuracy``, ``ci_low``, ``ci_high``."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.6, 2.8))
+    for k, ((judge, name), g) in enumerate(rounds.groupby(["judge", "set"], sort=True)):
+        g = g.sort_values("round")
+        err = [g["accuracy"] - g["ci_low"], g["ci_high"] - g["accuracy"]]
+        ax.errorbar(g["round"], g["accuracy"], yerr=err, marker="os^Dv"[k % 5], capsize=2, color=f"C{k % 10}",
+                    label=f"{name}: {judge}")
+    ax.set_xlabel("round (conflict pair)")
+    ax.set_ylabel("accuracy")
+    ax.set_xticks(sorted(rounds["round"].unique()))
+    if title:
+        ax.set_title(title, fontsize="small")
+    ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+    return fig
+
+
+def bestofn_vs_judgments(cells, *, title: str = ""):
+    """Best-of-N accuracy against judgments spent per question, one marker per method, one
+    colour per judge."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    c = cells[cells["column"].str.startswith("best-of-N")].dropna(subset=["value"])
+    fig, ax = plt.subplots(figsize=(4.6, 2.8))
+    judges = list(dict.fromkeys(c["judge"]))
+    methods = list(dict.fromkeys(c["column"]))
+    for _, row in c.iterrows():
+        k, m = judges.index(row["judge"]), methods.index(row["column"])
+        lo, hi = pd.to_numeric(pd.Series([row["ci_low"], row["ci_high"]]), errors="coerce")
+        err = None if pd.isna(lo) else [[row["value"] - lo], [hi - row["value"]]]
+        ax.errorbar([row["judgments_per_question"]], [row["value"]], yerr=err, fmt="osD^vP"[m % 6],
+                    color=f"C{k % 10}", capsize=2, label=f"{row['column'][len('best-of-N '):]}: {row['judge']}")
+    ax.set_xlim(left=0)
+    ax.set_xlabel("judgments per question")
+    ax.set_ylabel("best-of-N accuracy")
+    if title:
+        ax.set_title(title, fontsize="small")
+    ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+    return fig
+
+
+def thinking_tokens(tokens, *, title: str = ""):
+    """Mean thinking tokens per dataset, split by right, wrong and unparseable verdicts (the
+    paper's adaptive-compute claim: harder pairs get longer thoughts). ``tokens`` has
+    ``judge``, ``dataset``, ``verdict`` and ``tokens``."""
+    import matplotlib.pyplot as plt
+
+    summary = (tokens.groupby(["judge", "dataset", "verdict"], sort=True)["tokens"].mean().rename("value")
+               .reset_index())
+    summary["column"] = summary["dataset"] + (": " + summary["judge"] if summary["judge"].nunique() > 1 else "")
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * summary["column"].nunique() + 2), 2.8))
+    _bars(ax, summary, "column", "verdict")
+    ax.set_ylabel("thinking tokens (mean)")
+    if title:
+        ax.set_title(title, fontsize="small")
+    ax.legend(fontsize="x-small", title="verdict", title_fontsize="x-small", frameon=False)
+    return fig
+
+
+def voting_curves(curves, *, title: str = ""):
+    """Accuracy against the number of votes, one line per (judge, dataset)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.2, 2.8))
+    for k, ((judge, dataset), g) in enumerate(curves.groupby(["judge", "dataset"], sort=True)):
+        ax.plot(g["votes"], g["accuracy"], marker="o", color=f"C{k % 10}", label=f"{dataset}: {judge}")
+    ax.set_xlabel("votes (samples per pair)")
+    ax.set_ylabel("accuracy")
+    if title:
+        ax.set_title(title, fontsize="small")
+    ax.legend(fontsize="x-small", frameon=False)
+    return fig

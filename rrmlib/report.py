@@ -1,0 +1,384 @@
+"""The paper's tables from run folders: one row per judge, the published numbers beside them.
+
+``collect(paths)`` reads finished runs (``meta.json`` present) and turns each into *cells*: one
+number per (judge, column) with its interval and what it rests on. ``table(cells)`` lays them
+out as the paper does (RewardBench sections and Overall; PPE MMLU-Pro, MATH, GPQA as mean ± sd
+over the rounds present; best-of-N by ELO and by knockout with the judgments spent per
+question; any other pairwise dataset by name), adds the published rows and our difference to
+them, and marks a cell that rests mostly on unparseable verdicts (†) or on a run that departs
+from the paper's protocol (*). ``to_markdown``, ``to_latex`` and ``to_csv`` write it.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rrmlib.metrics import UNPARSEABLE_WARN
+from rrmlib.paper import PUBLISHED
+
+RB_COLUMNS = ("Chat", "Chat Hard", "Safety", "Reasoning", "Overall")
+PPE_SETS = ("MMLU-Pro", "MATH", "GPQA")
+UNPARSEABLE_MARK, PROTOCOL_MARK = "†", "*"
+
+
+@dataclass
+class Run:
+    path: Path
+    notebook: str
+    params: dict
+    metrics: dict
+    meta: dict
+
+    @classmethod
+    def read(cls, path) -> "Run | None":
+        """A finished run folder (``meta.json`` is written last), else None."""
+        path = Path(path)
+        if not (path / "meta.json").exists() or not (path / "metrics.json").exists():
+            return None
+        meta = json.loads((path / "meta.json").read_text())
+        return cls(path, meta["notebook"], meta.get("params", {}), json.loads((path / "metrics.json").read_text()), meta)
+
+    @property
+    def deviations(self) -> dict:
+        return self.meta.get("protocol", {}).get("deviations", {})
+
+
+@dataclass
+class Cell:
+    judge: str
+    column: str
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    sd: float | None = None        # PPE: spread over rounds
+    rounds: int | None = None      # PPE: how many rounds the mean is over
+    judgments_per_question: float | None = None  # best-of-N
+    unparseable: float | None = None
+    deviations: dict = field(default_factory=dict)
+    sources: list = field(default_factory=list)
+
+    @property
+    def flags(self) -> str:
+        marks = ""
+        if self.unparseable is not None and self.unparseable > UNPARSEABLE_WARN:
+            marks += UNPARSEABLE_MARK
+        if self.deviations:
+            marks += PROTOCOL_MARK
+        return marks
+
+
+def judge_name(run: Run, runs_by_path: dict) -> str:
+    """The judge a run's numbers belong to: its model (and revision); for ``elo_accuracy``, the
+    judge of the match records it rated (an ``elo_rival`` or ``knockout`` run, or the paper's
+    merged results file, named as such)."""
+    judge = run.meta.get("judge")
+    if judge:
+        rev = str(judge.get("revision") or "")
+        return f"{judge['model']}" + (f" @{rev[:8]}" if rev and rev not in judge["model"] else "")
+    if run.meta.get("replay"):
+        return f"RRM-{str(run.meta['replay'].get('model', '')).upper()} (the paper's records)"
+    names = []
+    for source in run.meta.get("sources", []):
+        folder = Path(source).parent if Path(source).suffix else Path(source)
+        src = runs_by_path.get(folder.resolve())
+        names.append(judge_name(src, runs_by_path) if src is not None else f"records: {Path(source).name}")
+    return " + ".join(dict.fromkeys(names)) or "unknown judge"
+
+
+def _sources(run: Run, runs_by_path: dict) -> list[Run]:
+    """The runs whose match records an ``elo_accuracy`` run rated (those among the runs read)."""
+    out = []
+    for source in run.meta.get("sources", []):
+        folder = Path(source).parent if Path(source).suffix else Path(source)
+        if folder.resolve() in runs_by_path:
+            out.append(runs_by_path[folder.resolve()])
+    return out
+
+
+def _source_unparseable(run: Run, runs_by_path: dict) -> float | None:
+    """elo_accuracy rates records judged elsewhere: the unparseable share of those runs."""
+    shares = [src.metrics["unparseable"] for src in _sources(run, runs_by_path)
+              if src.metrics.get("unparseable") is not None]
+    return max(shares) if shares else None
+
+
+def _deviations(run: Run, runs_by_path: dict) -> dict:
+    """A run's departures from the paper's protocol and those of the runs it rests on."""
+    out = {}
+    for src in _sources(run, runs_by_path):
+        out.update(src.deviations)
+    return {**out, **run.deviations}
+
+
+def dataset_label(run: Run) -> str:
+    return Path(str(run.params.get("dataset", "?"))).stem
+
+
+def collect(paths) -> tuple[list[Run], list[str]]:
+    """Finished runs under ``paths`` (run folders, or folders of run folders), and a note for
+    every folder skipped because it is not a finished run."""
+    runs, skipped = [], []
+    for p in map(Path, paths):
+        folders = [p] if (p / "meta.json").exists() or not p.is_dir() else sorted(x for x in p.iterdir() if x.is_dir())
+        for f in folders:
+            run = Run.read(f)
+            if run is None:
+                skipped.append(f"{f}: not a finished run (no meta.json)")
+            elif run.notebook == "report":
+                continue
+            else:
+                runs.append(run)
+    return runs, skipped
+
+
+def cells(runs: list[Run], *, seed: int = 0, n_boot: int = 1000) -> list[Cell]:
+    """Every number the table shows, one per (judge, column)."""
+    by_path = {r.path.resolve(): r for r in runs}
+    out: list[Cell] = []
+    ppe: dict[tuple[str, str], list[Run]] = {}
+    for run in runs:
+        judge, m = judge_name(run, by_path), run.metrics
+        if run.notebook == "pairwise":
+            subsets = list(m.get("subsets", {}))
+            if "sections" in m:
+                for col in RB_COLUMNS:
+                    if col in m["sections"]:
+                        lo, hi = m["sections_ci"][col]
+                        out.append(Cell(judge, f"RewardBench {col}", m["sections"][col], lo, hi,
+                                        unparseable=m["unparseable"], deviations=run.deviations, sources=[str(run.path)]))
+            elif len(subsets) == 1 and subsets[0] in PPE_SETS:
+                ppe.setdefault((judge, subsets[0]), []).append(run)
+            else:
+                out.append(Cell(judge, dataset_label(run), m["score"], *m["score_ci"], unparseable=m["unparseable"],
+                                deviations=run.deviations, sources=[str(run.path)]))
+        elif run.notebook == "elo_accuracy":
+            for method, row in m.get("methods", {}).items():
+                if method.startswith("ELO ("):
+                    kind = method[len("ELO ("):-1]
+                    out.append(Cell(judge, f"best-of-N ELO ({kind}), {dataset_label(run)}", row["accuracy"],
+                                    row["ci_low"], row["ci_high"], judgments_per_question=row["judgments_per_question"],
+                                    unparseable=_source_unparseable(run, by_path),
+                                    deviations=_deviations(run, by_path),
+                                    sources=[str(run.path)]))
+        elif run.notebook == "knockout" and m.get("accuracy") is not None:
+            name = "knockout" if m.get("format", "knockout") == "knockout" else "Swiss"
+            out.append(Cell(judge, f"best-of-N {name}, {dataset_label(run)}", m["accuracy"], m.get("ci_low"),
+                            m.get("ci_high"), judgments_per_question=m.get("judgments_per_question"),
+                            unparseable=m.get("unparseable"), deviations=run.deviations, sources=[str(run.path)]))
+    for (judge, name), rounds in ppe.items():
+        out.append(ppe_cell(judge, name, rounds, seed=seed, n_boot=n_boot))
+    return out
+
+
+def ppe_cell(judge: str, name: str, rounds: list[Run], *, seed: int = 0, n_boot: int = 1000) -> Cell:
+    """Mean ± sd of a PPE set's accuracy over the rounds present, with a bootstrap interval of
+    the mean that resamples prompts (each prompt's pairs of all rounds together: they share a
+    question and responses, so they are not independent)."""
+    from rrmlib.metrics import pair_scores
+
+    rounds = sorted(rounds, key=lambda r: r.params.get("round", 1))
+    accs = [r.metrics["score"] for r in rounds]
+    per_prompt = []
+    for r in rounds:
+        res = pd.read_parquet(r.path / "results.parquet")
+        s = pair_scores(res, r.metrics.get("policy", "tie"))["score"]
+        per_prompt.append(s.rename(lambda pid: str(pid).rsplit("-r", 1)[0]))
+    table = pd.concat(per_prompt, axis=1)  # prompt x round
+    x = table.to_numpy(dtype=float)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(x), size=(n_boot, len(x)))
+    means = np.array([np.nanmean(np.nanmean(x[i], axis=0)) for i in idx])
+    lo, hi = (float(v) for v in np.quantile(means, [0.025, 0.975]))
+    deviations = {}
+    for r in rounds:
+        deviations.update(r.deviations)
+    return Cell(judge, f"PPE {name}", float(np.mean(accs)), lo, hi,
+                sd=float(np.std(accs, ddof=1)) if len(accs) > 1 else None, rounds=len(accs),
+                unparseable=max(r.metrics["unparseable"] for r in rounds), deviations=deviations,
+                sources=[str(r.path) for r in rounds])
+
+
+def column_order(columns) -> list[str]:
+    fixed = [f"RewardBench {c}" for c in RB_COLUMNS] + [f"PPE {s}" for s in PPE_SETS]
+    rest = sorted(c for c in columns if c not in fixed and not c.startswith("best-of-N"))
+    best = sorted(c for c in columns if c.startswith("best-of-N"))
+    return [c for c in fixed if c in columns] + rest + best
+
+
+def published_cells() -> list[Cell]:
+    out = []
+    for model, numbers in PUBLISHED.items():
+        for col, v in numbers["rewardbench"].items():
+            out.append(Cell(f"{model} (published)", f"RewardBench {col}", v))
+        for name, v in numbers["ppe_one_round"].items():
+            out.append(Cell(f"{model} (published, one round)", f"PPE {name}", v))
+    return out
+
+
+def _published_model(judge: str) -> str | None:
+    for model in PUBLISHED:
+        if re.search(model.replace("-", "-?"), judge, re.IGNORECASE):
+            return model
+    return None
+
+
+def fmt(cell: Cell | None) -> str:
+    """A cell as the table prints it: percentages, the interval, and its marks."""
+    if cell is None or cell.value is None or (isinstance(cell.value, float) and math.isnan(cell.value)):
+        return ""
+    text = f"{100 * cell.value:.1f}"
+    if cell.sd is not None:
+        text += f" ± {100 * cell.sd:.1f}"
+    if cell.rounds is not None:
+        text += f" ({cell.rounds} round{'s' if cell.rounds != 1 else ''})"
+    if cell.ci_low is not None and cell.ci_high is not None:
+        text += f" [{100 * cell.ci_low:.1f}, {100 * cell.ci_high:.1f}]"
+    if cell.judgments_per_question is not None:
+        text += f", {cell.judgments_per_question:.1f} j/q"
+    if cell.flags:
+        text = f"({text}){cell.flags}" if UNPARSEABLE_MARK in cell.flags else text + cell.flags
+    return text
+
+
+def table(measured: list[Cell]) -> pd.DataFrame:
+    """The paper's layout: a row per judge; then the published rows; then, for a judge that is
+    one of the paper's models, our difference to the published number (points)."""
+    cols = column_order({c.column for c in measured} | {c.column for c in published_cells()
+                                                         if any(m.column == c.column for m in measured)})
+    rows: dict[str, dict[str, str]] = {}
+    for c in measured:
+        rows.setdefault(c.judge, {})[c.column] = fmt(c)
+    published = [c for c in published_cells() if c.column in cols]
+    for c in published:
+        rows.setdefault(c.judge, {})[c.column] = fmt(c)
+    by_judge = {}
+    for c in measured:
+        by_judge.setdefault(c.judge, {})[c.column] = c
+    for judge, got in by_judge.items():
+        model = _published_model(judge)
+        if model is None:
+            continue
+        diffs = {}
+        for c in published:
+            if c.judge.startswith(f"{model} (") and c.column in got and got[c.column].value is not None:
+                diffs[c.column] = f"{100 * (got[c.column].value - c.value):+.1f}"
+        if diffs:
+            rows[f"{judge}: difference to published"] = diffs
+    return pd.DataFrame.from_dict(rows, orient="index").reindex(columns=cols).fillna("").rename_axis("judge")
+
+
+def cells_frame(measured: list[Cell]) -> pd.DataFrame:
+    """The numbers behind the table, one row per cell, for CSV and checks."""
+    return pd.DataFrame([{"judge": c.judge, "column": c.column, "value": c.value, "ci_low": c.ci_low,
+                          "ci_high": c.ci_high, "sd": c.sd, "rounds": c.rounds,
+                          "judgments_per_question": c.judgments_per_question, "unparseable": c.unparseable,
+                          "flags": c.flags, "deviations": json.dumps(c.deviations, sort_keys=True),
+                          "sources": ";".join(c.sources)} for c in measured])
+
+
+def figure_cells(measured: list[Cell]) -> pd.DataFrame:
+    """What the accuracy figure shows: the measured cells, then the published numbers of the
+    same columns, in the table's column order."""
+    present = {c.column for c in measured}
+    frame = cells_frame(measured + [c for c in published_cells() if c.column in present])
+    order = {c: i for i, c in enumerate(column_order(present))}
+    return frame.sort_values("column", key=lambda col: col.map(order), kind="stable").reset_index(drop=True)
+
+
+def footnotes(measured: list[Cell]) -> list[str]:
+    notes = [f"Percent; [95% bootstrap interval]; PPE: mean ± sd over the rounds present; j/q: judgments per question.",
+             f"{UNPARSEABLE_MARK} more than {UNPARSEABLE_WARN:.0%} of the judgments behind this number gave no verdict: "
+             f"it is mostly the unparseable policy's, not the judge's."]
+    devs = {}
+    for c in measured:
+        for k, v in c.deviations.items():
+            devs.setdefault(f"{k}={v!r}", set()).add(c.judge)
+    if devs:
+        notes.append(f"{PROTOCOL_MARK} departs from the paper's protocol: "
+                     + "; ".join(f"{d} ({', '.join(sorted(j))})" for d, j in sorted(devs.items())))
+    return notes
+
+
+def to_markdown(t: pd.DataFrame, notes: list[str]) -> str:
+    header = "| judge | " + " | ".join(t.columns) + " |"
+    lines = [header, "|" + "---|" * (len(t.columns) + 1)]
+    lines += ["| " + " | ".join([str(j)] + [str(v) for v in row]) + " |" for j, row in t.iterrows()]
+    return "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+
+
+_TEX = {"\\": "\\textbackslash{}", "{": "\\{", "}": "\\}", "&": "\\&", "%": "\\%", "_": "\\_", "#": "\\#",
+        "$": "\\$", "~": "\\textasciitilde{}", "^": "\\textasciicircum{}", "±": "$\\pm$",
+        UNPARSEABLE_MARK: "$^\\dagger$", PROTOCOL_MARK: "$^*$"}
+
+
+def _tex(text: str) -> str:
+    """``text`` with LaTeX's special characters escaped, one character at a time."""
+    return "".join(_TEX.get(ch, ch) for ch in text)
+
+
+def to_latex(t: pd.DataFrame, notes: list[str]) -> str:
+    """A booktabs table body, ready for ``\\input`` inside a table environment."""
+    lines = ["\\begin{tabular}{l" + "c" * len(t.columns) + "}", "\\toprule",
+             "Judge & " + " & ".join(_tex(c) for c in t.columns) + " \\\\", "\\midrule"]
+    lines += [" & ".join([_tex(str(j))] + [_tex(str(v)) for v in row]) + " \\\\" for j, row in t.iterrows()]
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    lines += [f"% {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# What the figures need
+
+
+def sweep_folders(path) -> list[Path]:
+    """The run folder of every configuration a sweep file lists (finished or not)."""
+    from rrmlib.cli import sweep_configs
+    from rrmlib.runs import run_id
+
+    return [Path(p.get("out_dir") or Path("runs") / run_id(nb, p)) for nb, p in sweep_configs(path)]
+
+
+def ppe_rounds(runs: list[Run]) -> pd.DataFrame:
+    """One row per PPE round run: judge, set, round, accuracy and its interval."""
+    by_path = {r.path.resolve(): r for r in runs}
+    rows = []
+    for r in runs:
+        subsets = list(r.metrics.get("subsets", {}))
+        if r.notebook == "pairwise" and len(subsets) == 1 and subsets[0] in PPE_SETS and "sections" not in r.metrics:
+            lo, hi = r.metrics["score_ci"]
+            rows.append({"judge": judge_name(r, by_path), "set": subsets[0], "round": r.params.get("round", 1),
+                         "accuracy": r.metrics["score"], "ci_low": lo, "ci_high": hi})
+    return pd.DataFrame(rows, columns=["judge", "set", "round", "accuracy", "ci_low", "ci_high"])
+
+
+def thinking_tokens(runs: list[Run]) -> pd.DataFrame:
+    """One row per pairwise judgment: judge, dataset, verdict (right / wrong / unparseable) and
+    its thinking tokens (the completion's tokens where the judge does not think in tags)."""
+    by_path = {r.path.resolve(): r for r in runs}
+    parts = []
+    for r in runs:
+        if r.notebook != "pairwise" or not (r.path / "results.parquet").exists():
+            continue
+        res = pd.read_parquet(r.path / "results.parquet")
+        if not len(res):
+            continue
+        tokens = res["think_tokens"].astype("Float64").fillna(res["completion_tokens"].astype("Float64"))
+        verdict = res["correct"].map({True: "right", False: "wrong"}).astype(object).where(res["correct"].notna(),
+                                                                                            "unparseable")
+        parts.append(pd.DataFrame({"judge": judge_name(r, by_path), "dataset": dataset_label(r),
+                                   "verdict": verdict.to_numpy(), "tokens": tokens.to_numpy(dtype=float)}))
+    cols = ["judge", "dataset", "verdict", "tokens"]
+    return pd.concat(parts, ignore_index=True).dropna(subset=["tokens"]) if parts else pd.DataFrame(columns=cols)
+
+
+def voting_curves(runs: list[Run]) -> pd.DataFrame:
+    by_path = {r.path.resolve(): r for r in runs}
+    rows = [{"judge": judge_name(r, by_path), "dataset": dataset_label(r), "votes": int(k), "accuracy": v}
+            for r in runs if r.notebook == "pairwise" for k, v in r.metrics.get("voting_curve", {}).items()]
+    return pd.DataFrame(rows, columns=["judge", "dataset", "votes", "accuracy"])
