@@ -150,10 +150,31 @@ def test_api_key_comes_from_the_environment_and_is_never_stored(servers, tiny_mo
 
 
 @pytest.mark.slow
-def test_server_killed_mid_run_fails_clearly_then_resumes(servers, tiny_model_dir, tmp_path):
+def test_server_killed_mid_run_fails_clearly_then_resumes_to_the_undisturbed_results(servers, tiny_model_dir,
+                                                                                     tmp_path):
+    """A server SIGKILLed mid-run: the run fails naming the server, what finished is kept, and a
+    rerun after the restart generates only the rest and ends with the results of an undisturbed
+    run on a fresh store against the same server (the independent expectation).
+
+    Greedy (temperature 0), because `transformers serve` does not make seeded sampling repeat:
+    it samples only when the model's generation_config says ``do_sample`` (the tiny model's does
+    not, so at temperature 0.6 it decodes greedily anyway), and it applies a request's ``seed``
+    with ``torch.manual_seed`` on the process-wide generator, which concurrent requests share
+    (checked on a copy of the tiny model with ``do_sample: true``: the same 8 seeded requests sent
+    8 at a time, twice, gave 0 of 8 identical texts; sent one at a time they repeat). Greedy
+    decoding repeats whatever the concurrency."""
     server = servers[1]
     pairs = load_pairs("demo", limit=8)
-    sampling = Sampling(temperature=0.6, max_new_tokens=24, seed=5)
+    sampling = Sampling(temperature=0.0, max_new_tokens=24, seed=5)
+
+    undisturbed_store = JudgmentStore(tmp_path / "undisturbed.sqlite")
+    undisturbed = Judge(backend_for(tiny_model_dir, server.url, concurrency=4), undisturbed_store, sampling,
+                        progress=False)
+    expected = undisturbed.judge_pairs(pairs, order="both")
+    assert undisturbed.counts == {"generated": 16, "reused": 0}
+    expected_rows = undisturbed_store.get_many(list(expected["key"]))
+    assert len({v["text"] for v in expected_rows.values()}) > 1  # texts that differ: a comparison that can fail
+
     store = JudgmentStore(tmp_path / "store.sqlite")
     backend = backend_for(tiny_model_dir, server.url, concurrency=1, chunk_size=2, max_retries=2, backoff=0.05)
     inner = backend.stream
@@ -166,20 +187,21 @@ def test_server_killed_mid_run_fails_clearly_then_resumes(servers, tiny_model_di
 
     backend.stream = killing_stream
     judge = Judge(backend, store, sampling, progress=False)
-    with pytest.raises(RequestFailed, match=r"failed 3 times .*rerun to resume"):
+    with pytest.raises(RequestFailed, match=rf"failed 3 times .*{server.port}/v1/chat/completions: connection "
+                                            r"failed.*rerun to resume"):
         judge.judge_pairs(pairs, order="both")
     kept = len(store)
     print(f"kept {kept} of 16 before the failure")
     assert 2 <= kept < 16 and judge.counts["generated"] == kept
+    before = store.get_many(list(expected["key"]))
+    assert before == {k: expected_rows[k] for k in before}  # what was kept is what an undisturbed run makes
 
     server.start().wait()
     resumed = Judge(backend_for(tiny_model_dir, server.url, concurrency=4), store, sampling, progress=False)
     df = resumed.judge_pairs(pairs, order="both")
     assert resumed.counts == {"generated": 16 - kept, "reused": kept} and len(store) == 16
-    stored = store.get_many(list(df["key"]))
-    assert list(df["completion_tokens"]) == [stored[k]["completion_tokens"] for k in df["key"]]
-    texts = {k: resumed.read(k, stored[k]).text for k in df["key"]}
-    assert texts == {k: v["text"] for k, v in stored.items()}
+    assert df.equals(expected)  # keys, verdicts, token counts, cut-offs: as the undisturbed run
+    assert store.get_many(list(df["key"])) == expected_rows  # texts and finish reasons too
 
 
 # -- a scripted test double, for what a real server won't do on demand ---------------------
@@ -259,6 +281,26 @@ def test_retries_are_bounded(stub):
     with pytest.raises(RequestFailed, match="failed 3 times.*HTTP 503"):
         backend.generate(requests(1, Sampling()))
     assert len(server.seen) == 3
+
+
+def test_retry_after_is_read_in_each_form_and_capped():
+    from datetime import datetime, timedelta, timezone
+    from email.utils import format_datetime
+    from types import SimpleNamespace
+
+    from rrmlib.backends.openai_backend import _retry_after
+
+    def said(**headers):  # an openai status error's shape: .response.headers
+        return _retry_after(SimpleNamespace(response=SimpleNamespace(headers=headers)))
+
+    assert said(**{"retry-after": "2"}) == 2.0 and said(**{"retry-after": "0.5"}) == 0.5
+    assert said(**{"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
+    assert 25 < said(**{"retry-after": format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30),
+                                                        usegmt=True)}) <= 30
+    assert said(**{"retry-after": "soon"}) is None and said() is None
+    assert _retry_after(RuntimeError("no response")) is None
+    b = OpenAIBackend("m", base_url="http://h/v1", backoff=0.01, backoff_max=0.5)
+    assert b._delay(0, 3600.0) == 0.5 and b._delay(0, 0.2) == 0.2 and b._delay(0, None) <= 0.01
 
 
 def test_other_4xx_fail_at_once_with_the_servers_message(stub):

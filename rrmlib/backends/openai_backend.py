@@ -11,10 +11,12 @@ come back through a queue and are handed to the Judge in chunks as they finish.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import logging
 import os
 import queue
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -33,6 +35,10 @@ class RequestFailed(RuntimeError):
     """A request the servers would not complete: a 4xx refusal, or retries used up."""
 
 
+class InvalidReply(Exception):
+    """A reply that is no completion (malformed JSON, no choices, no message): never stored, retried."""
+
+
 @dataclass
 class _Server:
     url: str
@@ -40,6 +46,33 @@ class _Server:
     in_flight: int = 0
     failures: int = 0  # consecutive; sets how long the server is avoided
     down_until: float = 0.0
+
+
+def _scrub(text: str, key: str | None) -> str:
+    """``text`` (a server's message) without the API key: some servers quote the key they refuse."""
+    if key and len(key) >= 4 and key != "EMPTY":
+        text = text.replace(key, "***")
+    return re.sub(r"(?i)(bearer\s+)\S+", r"\1***", text)
+
+
+def _retry_after(error: Exception) -> float | None:
+    """Seconds a 429 or 503 reply asks us to wait (``retry-after-ms``, or ``Retry-After`` as
+    seconds or as an HTTP date); None when it does not say."""
+    headers = getattr(getattr(error, "response", None), "headers", None) or {}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if not value:
+            continue
+        try:
+            return max(0.0, float(value) * scale)
+        except ValueError:
+            pass
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            continue
+        return max(0.0, when.timestamp() - time.time())
+    return None
 
 
 def _redact(url: str) -> str:
@@ -166,10 +199,20 @@ class OpenAIBackend(Backend):
                    for u in self.base_urls]
         del key
         limit = asyncio.Semaphore(self.concurrency)
+        stopping = asyncio.Event()  # a request failed for good: the run ends, send nothing more
 
         async def one(i: int, r: Request):
             async with limit:
-                emit((i, await self._complete(r, servers)))
+                # A failure frees its slot before the run gets to cancel the waiting requests: the
+                # next one must not go out in between.
+                if stopping.is_set():
+                    return
+                try:
+                    completion = await self._complete(r, servers)
+                except BaseException:
+                    stopping.set()
+                    raise
+                emit((i, completion))
 
         tasks = [asyncio.create_task(one(i, r)) for i, r in enumerate(requests)]
         try:
@@ -198,13 +241,15 @@ class OpenAIBackend(Backend):
         k = self._turn % len(pool)
         return min(pool[k:] + pool[:k], key=lambda s: s.in_flight)
 
-    def _delay(self, attempt: int, error: Exception) -> float:
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        """Exponential backoff with jitter; a server's ``Retry-After`` is honoured, up to ``backoff_max``
+        (a server asking for an hour does not hold the run for an hour: the retries stay bounded)."""
         delay = min(self.backoff_max, self.backoff * 2 ** attempt) * random.uniform(0.5, 1.0)
-        retry_after = getattr(getattr(error, "response", None), "headers", {}).get("retry-after")
-        try:
-            return max(delay, min(float(retry_after), self.backoff_max)) if retry_after else delay
-        except ValueError:  # an HTTP date: keep our own backoff
-            return delay
+        return delay if retry_after is None else max(delay, min(retry_after, self.backoff_max))
+
+    def _key(self) -> str | None:
+        """The key, read again only to scrub it out of a server's messages (never kept)."""
+        return os.environ.get(self.api_key_env) if self.api_key_env else None
 
     async def _complete(self, r: Request, servers: list[_Server]) -> Completion:
         import openai
@@ -215,29 +260,50 @@ class OpenAIBackend(Backend):
             if failed is not None and (s is failed or s.down_until > time.monotonic()):
                 await asyncio.sleep(delay)  # no healthy server to move to: back off first
             s.in_flight += 1
+            problem = refusal = retry_after = None
             try:
-                resp = await s.client.chat.completions.create(
+                # The client's timeout bounds each read; this bounds the whole reply (a server that
+                # trickles bytes would pass the first and hold the request for ever).
+                resp = await asyncio.wait_for(s.client.chat.completions.create(
                     model=self.model_id, messages=list(r.messages), n=1, seed=r.request_seed(),
                     temperature=r.sampling.temperature, top_p=r.sampling.top_p,
-                    max_tokens=r.sampling.max_new_tokens)
-            except (openai.APIConnectionError, openai.APIStatusError) as e:  # timeouts are connection errors
-                status = getattr(e, "status_code", None)
-                if status is not None and status not in RETRY_STATUS and status < 500:
-                    raise RequestFailed(self._refusal(s.url, status, e)) from e
-                self.stats[s.url]["failed"] += 1
-                s.failures += 1
-                s.down_until = time.monotonic() + min(self.backoff_max, self.backoff * 2 ** (s.failures - 1))
-                errors.append(f"{_redact(s.url)}: {f'HTTP {status}' if status else type(e).__name__}")
-                failed, delay = s, self._delay(attempt, e)
-                if attempt < self.max_retries:
-                    log.warning("request failed on %s (%s); retry %d of %d", _redact(s.url), errors[-1],
-                                attempt + 1, self.max_retries)
-                continue
+                    max_tokens=r.sampling.max_new_tokens), self.timeout)
+                completion = _completion(resp)
+            except openai.APIStatusError as e:
+                status = e.status_code
+                if status not in RETRY_STATUS and status < 500:
+                    refusal = self._refusal(s.url, status, e)
+                else:
+                    problem, retry_after = f"HTTP {status}", _retry_after(e)
+            except (TimeoutError, openai.APITimeoutError):
+                problem = f"no reply within timeout={self.timeout:g} s"
+            except openai.APIConnectionError as e:
+                cause = e.__cause__ or e.__context__
+                problem = f"connection failed ({type(cause or e).__name__}{f': {cause}' if cause else ''})"
+            except (openai.APIError, ValueError) as e:  # a body that is not JSON (JSONDecodeError), or not valid
+                problem = f"malformed reply ({type(e).__name__})"
+            except InvalidReply as e:
+                problem = f"invalid reply ({e})"
             finally:
                 s.in_flight -= 1
-            s.failures, s.down_until = 0, 0.0
-            self.stats[s.url]["completed"] += 1
-            return _completion(resp)
+            # Raised here, outside the except clauses: the client's exception (which holds the
+            # request, key included) is not chained to ours.
+            if refusal is not None:
+                raise RequestFailed(refusal)
+            if problem is None:
+                s.failures, s.down_until = 0, 0.0
+                self.stats[s.url]["completed"] += 1
+                return completion
+            self.stats[s.url]["failed"] += 1
+            s.failures += 1
+            hold = min(self.backoff_max, self.backoff * 2 ** (s.failures - 1))
+            if retry_after is not None:  # the server said how long to leave it alone
+                hold = max(hold, min(retry_after, self.backoff_max))
+            s.down_until = time.monotonic() + hold
+            errors.append(f"{_redact(s.url)}/chat/completions: {_scrub(problem, self._key())}")
+            failed, delay = s, self._delay(attempt, retry_after)
+            if attempt < self.max_retries:
+                log.warning("request failed: %s; retry %d of %d", errors[-1], attempt + 1, self.max_retries)
         raise RequestFailed(
             f"a request failed {len(errors)} times (max_retries={self.max_retries}): {'; '.join(errors)}. "
             f"Are the servers at {', '.join(map(_redact, self.base_urls))} up? Completions already "
@@ -249,24 +315,33 @@ class OpenAIBackend(Backend):
             hint = f" Check the key in ${self.api_key_env}." if self.api_key_env else " The server wants a key: set api_key_env."
         elif status == 404:
             hint = f" Does it serve a model named {self.model_id!r}? GET {_redact(url)}/models lists what it serves."
-        return f"{_redact(url)} refused the request with HTTP {status}: {getattr(e, 'message', e)}.{hint}"
+        said = _scrub(str(getattr(e, "message", e)), self._key())
+        return f"{_redact(url)}/chat/completions refused the request with HTTP {status}: {said}.{hint}"
 
 
 def _completion(resp) -> Completion:
-    if not resp.choices:
-        raise RequestFailed(f"the server answered without choices: {resp!r}")
-    choice = resp.choices[0]
-    msg = choice.message
-    content = msg.content
+    """The completion in a reply, or InvalidReply: what is stored must be a real completion."""
+    if isinstance(resp, (str, bytes)):  # a body the client could not read as JSON (another content type)
+        raise InvalidReply(f"not a JSON chat completion: {str(resp)[:80]!r}")
+    choices = getattr(resp, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        raise InvalidReply("no choices" if isinstance(choices, list) else "not a chat completion (no `choices`)")
+    choice = choices[0]
+    msg = getattr(choice, "message", None)
+    content = getattr(msg, "content", None)
+    if msg is None or not (content is None or isinstance(content, str)):
+        raise InvalidReply("a choice without a text message")
     # Reasoning parsers (vLLM's, SGLang's) split the thought from the answer; join them back the
     # way the model wrote them, so parse_verdict finds the verdict after </think>. A thought that
     # was cut off has no content, and stays without </think>.
     thought = getattr(msg, "reasoning_content", None) or getattr(msg, "reasoning", None)
+    if thought is not None and not isinstance(thought, str):
+        raise InvalidReply("a reasoning field that is not text")
     if thought:
         text = thought + ("</think>" + content if content is not None else "")
     else:
         text = content or ""
-    usage = resp.usage
+    usage = getattr(resp, "usage", None)
     return Completion(text=text, prompt_tokens=getattr(usage, "prompt_tokens", None),
                       completion_tokens=getattr(usage, "completion_tokens", None),
-                      finish_reason="length" if choice.finish_reason == "length" else "stop")
+                      finish_reason="length" if getattr(choice, "finish_reason", None) == "length" else "stop")
