@@ -16,8 +16,8 @@
 #
 # Match records in, accuracy out; no judge, no GPU. The records are an `elo_rival` run's
 # `matches.parquet`, or the original RRM evaluation's merged ELO results
-# (`{rival: {"details": [{question_id, rival_1, rival_2, winner, ...}]}}`, where a winner that
-# is neither rival is a draw), or a `knockout` run's matches; a list of them puts several
+# (`{rival: {"details": [{question_id, rival_1, rival_2, winner, ...}]}}`, where a winner of -1
+# or null is a draw), or a `knockout` run's matches; a list of them puts several
 # methods on one figure.
 #
 # Per question, the candidates are rated by online Elo and, as a check that does not depend on

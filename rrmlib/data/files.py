@@ -1,73 +1,321 @@
-"""Reading local JSON, JSONL and parquet files with errors that name file, line and field."""
+"""Reading local JSON, JSONL and parquet files with errors that name file, line and field.
+
+Every defect of a file is a ``DataError`` naming the file, where in it (``line N`` of a JSONL
+file, ``row N`` of a JSON list or a parquet table; nothing for the file as a whole) and the
+field: a file that cannot be read (a directory, no permission), an empty one, bytes that are
+not UTF-8, broken JSON, a key given twice in one object (JSON would keep the last silently), a
+record that is not an object. The readers of each source then check the fields they use.
+"""
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from rrmlib.data import CandidateSet, DataError, Pair
 
+_JSON_SPACE = " \t\r\n"
+_SURROGATE = re.compile("[\ud800-\udfff]")            # bytes that are not UTF-8 decode to \udc80-\udcff
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # \udXXX escapes: a lone one is not Unicode
+_ID_NAMES = ("id", "idx", "question_id")
+
+
+def shown(value, n: int = 60) -> str:
+    """``repr(value)`` cut to about ``n`` characters, for messages (a value may be 1 MB)."""
+    text = repr(value)
+    return text if len(text) <= n else text[:n] + f"... ({len(text)} characters)"
+
+
+def read_bytes(path) -> bytes:
+    """The file's bytes; a directory or an unreadable file is a DataError (a missing one stays
+    FileNotFoundError: nothing is wrong with a file that is not there, the path is)."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise DataError(path, None, None, "is a directory, not a data file")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except PermissionError:
+        raise DataError(path, None, None, "cannot be read: permission denied") from None
+    except IsADirectoryError:
+        raise DataError(path, None, None, "is a directory, not a data file") from None
+    except OSError as e:
+        raise DataError(path, None, None, f"cannot be read ({e.strerror or e})") from None
+
+
+def _decode(data: bytes) -> tuple[str, bool]:
+    """The text, and whether it may hold lone surrogates (bytes that are not UTF-8, kept as
+    surrogate escapes so that the record and field holding them can be named, or ``\\udXXX``)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "surrogateescape"), True
+    return text, bool(_SURROGATE_ESCAPE.search(text))
+
+
+def _not_utf8(text: str) -> str:
+    m = _SURROGATE.search(text)
+    ch = ord(m.group())
+    what = (f"byte 0x{ch - 0xDC00:02x}, which is not valid UTF-8," if 0xDC80 <= ch <= 0xDCFF
+            else f"a lone surrogate \\u{ch:04x}, which is not valid Unicode,")
+    return f"{what} at character {m.start()}"
+
+
+class _Repeated(dict):
+    """A JSON object in which a key was given more than once."""
+
+    __slots__ = ("repeated",)
+
+
+def _parse(path, where, text: str):
+    """``json.loads`` with a DataError for broken JSON; objects that repeat a key come back as
+    ``_Repeated``. Returns (value, whether any object repeated a key)."""
+    repeats = []
+
+    def hook(pairs):
+        obj = dict(pairs)
+        if len(obj) != len(pairs):
+            seen = set()
+            obj = _Repeated(obj)
+            obj.repeated = next(k for k, _ in pairs if k in seen or seen.add(k))
+            repeats.append(obj)
+        return obj
+
+    try:
+        return json.loads(text, object_pairs_hook=hook), bool(repeats)
+    except json.JSONDecodeError as e:
+        at = where or f"line {e.lineno}"
+        lines = text.split("\n")
+        line = lines[min(e.lineno, len(lines)) - 1]
+        note = f"; {_not_utf8(line)}" if _SURROGATE.search(line) else ""
+        raise DataError(path, at, None, f"not valid JSON ({e.msg} at column {e.colno}){note}") from None
+    except RecursionError:
+        raise DataError(path, where, None, "not readable JSON (nested too deeply)") from None
+    except ValueError as e:  # e.g. an integer of more than 4300 digits
+        raise DataError(path, where, None, f"not readable JSON ({shown(str(e), 120)})") from None
+
+
+def field_name(parts) -> str | None:
+    """``("code", 3)`` -> ``"code[3]"``; ``()`` -> None."""
+    if not parts:
+        return None
+    out = str(parts[0])
+    for p in parts[1:]:
+        out += f"[{p}]" if isinstance(p, int) else f"[{p!r}]"
+    return out
+
+
+def first_defect(value, at: tuple = ()) -> tuple[tuple, str] | None:
+    """``(path to it, problem)`` for the first repeated key or text that is not valid UTF-8
+    inside a parsed JSON value, in document order; None if there is none."""
+    if isinstance(value, str):
+        return (at, f"not valid text: {_not_utf8(value)}") if _SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        if isinstance(value, _Repeated):
+            return at + (value.repeated,), "given twice in one object (JSON would keep only the last value)"
+        for k, v in value.items():
+            if _SURROGATE.search(k):
+                return at + (k,), f"field name is not valid text: {_not_utf8(k)}"
+            found = first_defect(v, at + (k,))
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found = first_defect(v, at + (i,))
+            if found:
+                return found
+    return None
+
+
+def read_json(path, locate: Callable[[tuple], tuple] | None = None):
+    """A whole JSON file, parsed and checked (readable, not empty, valid UTF-8 and JSON, no key
+    twice in one object). ``locate(parts) -> (where, field)`` names the place of a defect found
+    at ``parts`` (keys and indices from the top); by default nothing but the field path."""
+    path = Path(path)
+    text, suspect = _decode(read_bytes(path))
+    if not text.strip(_JSON_SPACE):
+        raise DataError(path, None, None, "empty file")
+    value, repeated = _parse(path, None, text)
+    if suspect or repeated:
+        found = first_defect(value)
+        if found:
+            where, name = (locate or (lambda parts: (None, field_name(parts))))(found[0])
+            raise DataError(path, where, name, found[1])
+    return value
+
+
+def _jsonl(path: Path) -> Iterator[tuple[str, dict]]:
+    text, suspect = _decode(read_bytes(path))
+    if not text.strip(_JSON_SPACE):
+        raise DataError(path, None, None, "empty file: no records")
+    if "\r" in text:  # universal newlines, as text-mode reading had them
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    for n, line in enumerate(text.split("\n"), 1):
+        if not line.strip(_JSON_SPACE):
+            continue
+        where = f"line {n}"
+        rec, repeated = _parse(path, where, line)
+        if not isinstance(rec, dict):
+            raise DataError(path, where, None, f"expected a JSON object, got {type(rec).__name__}")
+        if suspect or repeated:
+            found = first_defect(rec)
+            if found:
+                raise DataError(path, where, field_name(found[0]), found[1])
+        yield where, rec
+
+
+def _record_place(parts: tuple) -> tuple:
+    """(where, field) of a defect at ``parts`` in a JSON file of records: a list, ``{"data":
+    [...]}`` or ``{"id": record, ...}``."""
+    if parts and parts[0] == "data" and len(parts) > 1 and isinstance(parts[1], int):
+        parts = parts[1:]
+    if parts and isinstance(parts[0], int):
+        return f"row {parts[0]}", field_name(parts[1:])
+    if len(parts) > 1:
+        return f"record {parts[0]!r}", field_name(parts[1:])
+    return None, field_name(parts)
+
+
+def _json(path: Path) -> Iterator[tuple[str, dict]]:
+    data = read_json(path, _record_place)
+    if isinstance(data, dict):  # {"id": record, ...} or {"data": [...]}
+        items = data.get("data") if isinstance(data.get("data"), list) else list(data.values())
+    else:
+        items = data
+    if not isinstance(items, list):
+        raise DataError(path, None, None, f"expected a list of records, got {type(items).__name__}")
+    for n, rec in enumerate(items):
+        if not isinstance(rec, dict):
+            raise DataError(path, f"row {n}", None, f"expected an object, got {type(rec).__name__} {shown(rec)}")
+        yield f"row {n}", rec
+
+
+def _parquet(path: Path) -> Iterator[tuple[str, dict]]:
+    # pyarrow gives plain Python lists for list columns (pandas would give numpy arrays, which
+    # the type checks would reject as "not a list"). An open file, not a path: pyarrow would
+    # read a directory as a dataset.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        if path.is_dir():
+            raise DataError(path, None, None, "is a directory, not a data file")
+        with open(path, "rb") as f:
+            source = pq.ParquetFile(f)
+            names = source.schema_arrow.names
+            for name in names:
+                if names.count(name) > 1:
+                    raise DataError(path, None, name, "column given twice (one would hide the other)")
+            table = source.read()
+    except FileNotFoundError:
+        raise
+    except PermissionError:
+        raise DataError(path, None, None, "cannot be read: permission denied") from None
+    except IsADirectoryError:
+        raise DataError(path, None, None, "is a directory, not a data file") from None
+    except (pa.ArrowException, OSError) as e:
+        raise DataError(path, None, None, f"not a readable parquet file ({shown(str(e), 160)})") from None
+    columns = []
+    for i, name in enumerate(names):
+        col = table.column(i)
+        try:
+            columns.append(col.to_pylist())
+        except UnicodeDecodeError:
+            for n in range(len(col)):
+                try:
+                    col[n].as_py()
+                except UnicodeDecodeError as e:
+                    raise DataError(path, f"row {n}", name, f"not valid UTF-8 (byte 0x{e.object[e.start]:02x})") from None
+            raise DataError(path, None, name, "not valid UTF-8") from None
+        except (pa.ArrowException, ValueError, OverflowError) as e:
+            raise DataError(path, None, name, f"cannot be read ({shown(str(e), 160)})") from None
+    for n, values in enumerate(zip(*columns)):
+        yield f"row {n}", dict(zip(names, values))
+
 
 def read_records(path) -> Iterator[tuple[str, dict]]:
-    """Yield ``(where, record)`` for each record; ``where`` is "line N" (JSONL) or "row N"."""
+    """Yield ``(where, record)`` for each record; ``where`` is "line N" (JSONL) or "row N".
+
+    A file without any record is an error (an empty evaluation set gives no number to trust).
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        with open(path, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise DataError(path, f"line {n}", None, f"not valid JSON ({e.msg} at column {e.colno})") from None
-                if not isinstance(rec, dict):
-                    raise DataError(path, f"line {n}", None, f"expected a JSON object, got {type(rec).__name__}")
-                yield f"line {n}", rec
+        records = _jsonl(path)
     elif suffix == ".json":
-        with open(path, encoding="utf-8") as f:
-            try:
-                data = json.load(f)
-            except json.JSONDecodeError as e:
-                raise DataError(path, f"line {e.lineno}", None, f"not valid JSON ({e.msg})") from None
-        if isinstance(data, dict):  # {"id": record, ...} or {"data": [...]}
-            items = data.get("data") if isinstance(data.get("data"), list) else list(data.values())
-        else:
-            items = data
-        if not isinstance(items, list):
-            raise DataError(path, None, None, "expected a list of records")
-        for n, rec in enumerate(items):
-            if not isinstance(rec, dict):
-                raise DataError(path, f"row {n}", None, f"expected an object, got {type(rec).__name__}")
-            yield f"row {n}", rec
+        records = _json(path)
     elif suffix == ".parquet":
-        # pyarrow gives plain Python lists for list columns (pandas would give numpy arrays,
-        # which the type checks below would reject as "not a list").
-        import pyarrow.parquet as pq
-        for n, rec in enumerate(pq.read_table(path).to_pylist()):
-            yield f"row {n}", rec
+        records = _parquet(path)
     else:
         raise DataError(path, None, None, f"unsupported file type {suffix!r} (use .json, .jsonl or .parquet)")
+    empty = True
+    for item in records:
+        empty = False
+        yield item
+    if empty:
+        raise DataError(path, None, None, "no records")
 
 
 def field(path, where, rec: dict, name: str, kind=str, *, nonempty: bool = True):
-    """``rec[name]`` checked for presence, type and (for strings) non-emptiness."""
+    """``rec[name]`` checked for presence, type and (for strings and lists) non-emptiness.
+
+    Ids (``id``, ``idx``, ``question_id``) may be integers; they come back as strings.
+    """
     if name not in rec or rec[name] is None:
         raise DataError(path, where, name, "missing")
     value = rec[name]
-    if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool) and name in ("id", "idx", "question_id"):
+    if kind is str and name in _ID_NAMES and isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool and (
+            kind is int or (isinstance(kind, tuple) and bool not in kind))):
         want = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise DataError(path, where, name, f"expected {want}, got {type(value).__name__} {value!r:.60}")
+        if kind is str and name in _ID_NAMES:
+            want = "str or int"
+        raise DataError(path, where, name, f"expected {want}, got {type(value).__name__} {shown(value)}")
     if nonempty and isinstance(value, (str, list)) and not (value.strip() if isinstance(value, str) else value):
         raise DataError(path, where, name, "empty")
     return value
 
 
+def optional(path, where, rec: dict, name: str, kind=str, *, nonempty: bool = True):
+    """``field`` for a field that may be absent (or null): None then."""
+    if rec.get(name) is None:
+        return None
+    return field(path, where, rec, name, kind, nonempty=nonempty)
+
+
+def finite(path, where, name: str, value) -> float:
+    """A number (not a boolean), finite."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise DataError(path, where, name, f"expected a number, got {type(value).__name__} {shown(value)}")
+    if not math.isfinite(value):
+        raise DataError(path, where, name, f"expected a finite number, got {value!r}")
+    return float(value)
+
+
+def same_presence(path, records: list[tuple[str, dict]], name: str, *, key_only: bool = False) -> bool:
+    """Whether the records have the optional field ``name`` (not null; with ``key_only``, null
+    counts as given); it must be in all of them or in none: a record without it among records
+    with it (or the other way round) is an error naming that record, not a silent default."""
+    have = [(name in rec) if key_only else (rec.get(name) is not None) for _, rec in records]
+    n = sum(have)
+    if 0 < n < len(have):
+        if 2 * n >= len(have):
+            where = records[have.index(False)][0]
+            raise DataError(path, where, name, f"missing, while {n} of the {len(have)} records have it "
+                            f"(first at {records[have.index(True)][0]})")
+        where = records[have.index(True)][0]
+        raise DataError(path, where, name, f"given here, while {len(have) - n} of the {len(have)} records "
+                        f"have none (first at {records[have.index(False)][0]}): give it in every record or none")
+    return n > 0
+
+
 def first_record(path) -> dict | None:
-    """The file's first record (to tell its format), or None for an empty file."""
+    """The file's first record (to tell its format)."""
     for _, rec in read_records(path):
         return rec
     return None
@@ -91,82 +339,117 @@ def data_root(root, folder: str, *, source: str) -> Path:
 
 # Formats with their own loader, told apart by the fields of the first record, so that
 # ``load_pairs(path)`` / ``load_candidates(path)`` work on these files without naming a source.
+# Any one of a format's own fields tells it, so that a first record missing a field is read
+# (and reported) by its own loader, not as another format missing everything.
+_LLMBAR_KEYS = {"output_1", "output_2"}
+_PANDALM_KEYS = {"response1", "response2", "annotator1", "annotator2", "annotator3"}
+_QWEN_KEYS = {"code", "score", "pred", "pred_score", "question", "idx", "gt"}
+
+
+def _is_ppe(rec: dict) -> bool:
+    return "scores" in rec or "response_1" in rec
+
+
 def _pair_format(rec: dict) -> str | None:
-    if {"output_1", "output_2", "label"} <= rec.keys():
+    keys = rec.keys()
+    if keys & {"chosen", "rejected"}:
+        return None
+    if keys & _LLMBAR_KEYS:
         return "llmbar"
-    if {"response1", "response2", "annotator1"} <= rec.keys():
+    if keys & _PANDALM_KEYS:
         return "pandalm"
-    if "response_1" in rec and "scores" in rec:
+    if _is_ppe(rec):
         return "ppe"
     return None
 
 
 def load_pair_file(path, *, fields: dict | None = None, subset: str | None = None, limit: int | None = None) -> list[Pair]:
     """Pairs from a file whose records have ``prompt``, ``chosen``, ``rejected`` (and optional
-    ``id``, ``subset``); ``fields`` maps these names to the file's own, e.g.
-    ``{"prompt": "question", "chosen": "good", "rejected": "bad"}``.
+    ``id``, ``subset``: in every record or in none); ``fields`` maps these names to the file's
+    own, e.g. ``{"prompt": "question", "chosen": "good", "rejected": "bad"}``.
 
     Without ``fields``, an LLMBar-shaped file (``output_1``/``output_2``/``label``) or a
     PandaLM-shaped one (``response1``/``response2``/``annotator1..3``) is read by its own loader.
     """
+    records = list(read_records(path))
     if fields is None:
-        rec = first_record(path)
-        kind = _pair_format(rec) if rec is not None else None
+        kind = _pair_format(records[0][1])
         if kind == "llmbar":
             from rrmlib.data.llmbar import read_llmbar
-            pairs = read_llmbar(path, subset=subset or Path(path).stem)
+            pairs = read_llmbar(path, subset=subset or Path(path).stem, records=records)
             return pairs[:limit] if limit is not None else pairs
         if kind == "pandalm":
             from rrmlib.data.pandalm import read_pandalm
-            pairs = read_pandalm(path)
+            pairs = read_pandalm(path, records=records)
             return pairs[:limit] if limit is not None else pairs
         if kind == "ppe":
             raise DataError(path, None, None, "a PPE Best-of-K file: its pairs depend on the dataset and round; "
                             "load it with load_pairs('mmlu-pro' | 'gpqa' | 'math', path=..., round=...)")
     names = {"id": "id", "prompt": "prompt", "chosen": "chosen", "rejected": "rejected", "subset": "subset"}
     names.update(fields or {})
+    has_id = same_presence(path, records, names["id"])
+    has_subset = same_presence(path, records, names["subset"])
     pairs, seen = [], {}
-    for where, rec in read_records(path):
-        pid = str(field(path, where, rec, names["id"])) if names["id"] in rec else str(len(pairs))
+    for where, rec in records:
+        pid = field(path, where, rec, names["id"]) if has_id else str(len(pairs))
         if pid in seen:
-            raise DataError(path, where, names["id"], f"duplicate id {pid!r} (first at {seen[pid]})")
+            raise DataError(path, where, names["id"], f"duplicate id {shown(pid)} (first at {seen[pid]})")
         seen[pid] = where
         pairs.append(Pair(
             id=pid,
             prompt=field(path, where, rec, names["prompt"]),
             chosen=field(path, where, rec, names["chosen"]),
             rejected=field(path, where, rec, names["rejected"]),
-            subset=str(rec.get(names["subset"]) or subset or Path(path).stem),
+            subset=field(path, where, rec, names["subset"]) if has_subset else (subset or Path(path).stem),
         ))
     return pairs[:limit] if limit is not None else pairs
 
 
+def _is_qwen(rec: dict) -> bool:
+    return "candidates" not in rec and bool(rec.keys() & _QWEN_KEYS)
+
+
 def load_candidate_file(path, *, limit: int | None = None) -> list[CandidateSet]:
-    """Candidate sets from records with ``id``, ``prompt``, ``candidates`` (list of str) and
-    ``correct`` (list of bool, same length).
+    """Candidate sets from records with ``id`` (unique), ``prompt``, ``candidates`` (list of
+    non-empty str) and ``correct`` (list of bool, same length), and optional ``answers`` (list
+    of str, same length; in every record or in none).
 
     A file in Qwen's math-evaluation format (``question``, ``code``, ``pred``, ``score``) is read
     by its own loader.
     """
-    rec = first_record(path)
-    if rec is not None and {"code", "score"} <= rec.keys() and "candidates" not in rec:
+    records = list(read_records(path))
+    rec = records[0][1]
+    if _is_qwen(rec):
         from rrmlib.data.qwen_math import read_qwen_math
-        return read_qwen_math(path, limit=limit)
-    if rec is not None and "response_1" in rec and "scores" in rec:
+        return read_qwen_math(path, limit=limit, records=records)
+    if _is_ppe(rec) and "candidates" not in rec:
         raise DataError(path, None, None, "a PPE Best-of-K file: its question text depends on the dataset; "
                         "load it with load_candidates('mmlu-pro' | 'gpqa' | 'math', path=...)")
-    sets = []
-    for where, rec in read_records(path):
+    has_answers = same_presence(path, records, "answers")
+    sets, seen = [], {}
+    for where, rec in records:
+        cid = field(path, where, rec, "id")
+        if cid in seen:
+            raise DataError(path, where, "id", f"duplicate id {shown(cid)} (first at {seen[cid]})")
+        seen[cid] = where
+        prompt = field(path, where, rec, "prompt")
         cands = field(path, where, rec, "candidates", list)
-        correct = field(path, where, rec, "correct", list)
         for i, c in enumerate(cands):
             if not isinstance(c, str) or not c.strip():
-                raise DataError(path, where, f"candidates[{i}]", "expected a non-empty string")
-        if len(correct) != len(cands) or not all(isinstance(c, bool) for c in correct):
-            raise DataError(path, where, "correct", f"expected {len(cands)} booleans, one per candidate")
-        answers = rec.get("answers")
-        if answers is not None and (len(answers) != len(cands) or not all(isinstance(a, str) for a in answers)):
-            raise DataError(path, where, "answers", f"expected {len(cands)} strings, one per candidate")
-        sets.append(CandidateSet(id=str(field(path, where, rec, "id")), prompt=field(path, where, rec, "prompt"),
-                                 candidates=cands, correct=correct, answers=answers))
+                raise DataError(path, where, f"candidates[{i}]", f"expected a non-empty string, got {shown(c)}")
+        correct = field(path, where, rec, "correct", list)
+        for i, c in enumerate(correct):
+            if not isinstance(c, bool):
+                raise DataError(path, where, f"correct[{i}]", f"expected true or false, got {shown(c)}")
+        if len(correct) != len(cands):
+            raise DataError(path, where, "correct", f"{len(correct)} labels for {len(cands)} candidates")
+        answers = None
+        if has_answers:
+            answers = field(path, where, rec, "answers", list)
+            for i, a in enumerate(answers):
+                if not isinstance(a, str):
+                    raise DataError(path, where, f"answers[{i}]", f"expected a string, got {shown(a)}")
+            if len(answers) != len(cands):
+                raise DataError(path, where, "answers", f"{len(answers)} answers for {len(cands)} candidates")
+        sets.append(CandidateSet(id=cid, prompt=prompt, candidates=cands, correct=correct, answers=answers))
     return sets[:limit] if limit is not None else sets

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rrmlib.data import DataError, Pair, register_pairs
-from rrmlib.data.files import data_root, field, read_records
+from rrmlib.data.files import data_root, field, read_records, shown
 
 SUBSETS = ("Natural", "Adversarial_Neighbor", "Adversarial_GPTInst", "Adversarial_GPTOut", "Adversarial_Manual")
 MT_BENCH = "MT-Bench_human"
@@ -24,13 +24,14 @@ _REPO_PATHS = {
 }
 
 
-def read_llmbar(path, *, subset: str) -> list[Pair]:
-    """Pairs from one LLMBar-format file; ids are ``<subset>-<row>``."""
+def read_llmbar(path, *, subset: str, records=None) -> list[Pair]:
+    """Pairs from one LLMBar-format file; ids are ``<subset>-<row>``. ``records``: the file's
+    ``(where, record)`` pairs where already read."""
     pairs = []
-    for where, rec in read_records(path):
+    for where, rec in records if records is not None else read_records(path):
         label = field(path, where, rec, "label", int)
         if label not in (1, 2):
-            raise DataError(path, where, "label", f"expected 1 or 2 (the better output), got {label}")
+            raise DataError(path, where, "label", f"expected 1 or 2 (the better output), got {shown(label)}")
         first, second = field(path, where, rec, "output_1"), field(path, where, rec, "output_2")
         chosen, rejected = (first, second) if label == 1 else (second, first)
         pairs.append(Pair(id=f"{subset}-{len(pairs)}", prompt=field(path, where, rec, "input"),

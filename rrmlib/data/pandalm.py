@@ -11,7 +11,7 @@ import logging
 from collections import Counter
 
 from rrmlib.data import DataError, Pair, register_pairs
-from rrmlib.data.files import data_root, field, read_records
+from rrmlib.data.files import data_root, field, read_records, shown
 
 log = logging.getLogger(__name__)
 
@@ -36,21 +36,22 @@ def majority(votes: list[int]) -> int:
     return value if count >= 2 else 0
 
 
-def read_pandalm(path, *, ties: str = "keep") -> list[Pair]:
-    """Pairs from a PandaLM-format file; ``ties="drop"`` leaves tied pairs out."""
+def read_pandalm(path, *, ties: str = "keep", records=None) -> list[Pair]:
+    """Pairs from a PandaLM-format file; ``ties="drop"`` leaves tied pairs out. ``records``: the
+    file's ``(where, record)`` pairs where already read."""
     if ties not in ("keep", "drop"):
         raise ValueError(f"ties must be 'keep' or 'drop', got {ties!r}")
     pairs, seen, tied = [], {}, 0
-    for where, rec in read_records(path):
+    for where, rec in records if records is not None else read_records(path):
         votes = []
         for name in ANNOTATORS:
             vote = field(path, where, rec, name, int)
             if vote not in (0, 1, 2):
-                raise DataError(path, where, name, f"expected 0 (tie), 1 or 2, got {vote}")
+                raise DataError(path, where, name, f"expected 0 (tie), 1 or 2, got {shown(vote)}")
             votes.append(vote)
         pid = field(path, where, rec, "idx")
         if pid in seen:
-            raise DataError(path, where, "idx", f"duplicate idx {pid!r} (first at {seen[pid]})")
+            raise DataError(path, where, "idx", f"duplicate idx {shown(pid)} (first at {seen[pid]})")
         seen[pid] = where
         # One row has a blank instruction and its whole task in `input`: the prompt is whichever
         # of the two is not blank, joined by a blank line.

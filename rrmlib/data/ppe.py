@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rrmlib.data import CandidateSet, DataError, Pair, register_candidates, register_pairs
 from rrmlib.data.conflict_pairs import ROUNDS, draw_conflict_pairs, read_conflict_pairs, write_conflict_pairs
-from rrmlib.data.files import field
+from rrmlib.data.files import field, same_presence, shown
 from rrmlib.data.hub import source_rows
 
 
@@ -54,15 +54,27 @@ def _correctness(source, where, rec) -> list[bool]:
     # Booleans in some copies, 0/1 numbers in others; anything else is not a correctness label.
     for k, s in enumerate(scores):
         if not (isinstance(s, bool) or (isinstance(s, (int, float)) and s in (0, 1))):
-            raise DataError(source, where, f"scores[{k}]", f"expected a boolean or 0/1, got {s!r:.40}")
+            raise DataError(source, where, f"scores[{k}]", f"expected a boolean or 0/1, got {shown(s, 40)}")
     return [bool(s) for s in scores]
+
+
+# Kinds of the extra columns, where a row has them (None is kept as it is).
+_EXTRA_KINDS = {"question_id": (str, int), "model_name": str, "category": str}
 
 
 def read_ppe(dataset: str, *, path=None, split: str = "train", revision: str | None = None) -> list[PPEPrompt]:
     """The prompts of a PPE set (``dataset`` is "mmlu-pro", "gpqa" or "math"), from the hub or
-    from ``path`` (.parquet/.jsonl/.json with ``prompt``, ``response_1..K``, ``scores``)."""
+    from ``path`` (.parquet/.jsonl/.json with ``prompt``, ``response_1..K``, ``scores``).
+
+    Every row is checked whole: ``scores`` and exactly the ``K`` responses it labels, each a
+    non-empty string, and the extra columns' kinds; a pair uses two responses, but a row with a
+    broken one is a broken copy of the set.
+    """
     spec = PPE_SETS[dataset]
     source, rows = source_rows(path, spec.hub_id, split, revision=revision)
+    rows = list(rows)
+    for name in _EXTRA_KINDS:  # in every row or in none (null counts as given: hub columns may be null)
+        same_presence(source, rows, name, key_only=True)
     prompts = []
     for r, (where, rec) in enumerate(rows):
         text = field(source, where, rec, "prompt")
@@ -73,9 +85,17 @@ def read_ppe(dataset: str, *, path=None, split: str = "train", revision: str | N
         if not question:
             raise DataError(source, where, "prompt", f"nothing after {spec.marker!r}")
         correct = _correctness(source, where, rec)
+        for k in range(len(correct)):
+            field(source, where, rec, f"response_{k + 1}")
+        extra = f"response_{len(correct) + 1}"
+        if rec.get(extra) is not None:
+            raise DataError(source, where, extra, f"a response beyond the {len(correct)} that `scores` labels")
         if prompts and len(correct) != len(prompts[0].correct):
             raise DataError(source, where, "scores",
                             f"{len(correct)} scores, but {prompts[0].where} has {len(prompts[0].correct)}")
+        for name, kind in _EXTRA_KINDS.items():
+            if rec.get(name) is not None:
+                field(source, where, rec, name, kind, nonempty=name == "question_id")
         prompts.append(PPEPrompt(source, where, r, question, correct, rec))
     return prompts
 
@@ -117,7 +137,8 @@ def ppe_pairs(dataset: str, *, round: int = 1, pairs_file=None, seed: int | None
     prompts = read_ppe(dataset, path=path, split=split, revision=revision)
     rows = None
     if pairs_file is not None:
-        rows = read_conflict_pairs(pairs_file, responses=len(prompts[0].correct) if prompts else 32)
+        rows = read_conflict_pairs(pairs_file, responses=len(prompts[0].correct) if prompts else 32,
+                                   dataset=spec.name)
         if len(rows) != len(prompts):
             raise DataError(pairs_file, None, None, f"{len(rows)} rows, but {prompts[0].source if prompts else path} "
                             f"has {len(prompts)} prompts: the file belongs to another dataset or split")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field as dc_field
 from pathlib import Path
 
 from rrmlib.data import CandidateSet, DataError, register_candidates
-from rrmlib.data.files import field, read_records
+from rrmlib.data.files import field, finite, optional, read_records, same_presence, shown
 
 
 @dataclass
@@ -59,79 +59,100 @@ def expand_paths(paths) -> list[Path]:
 
 def _reward_scores(path, where, rec, n: int) -> list[float] | None:
     """``pred_score`` flattened to one number per sample (Qwen stores ``[[3.5], [3.4], ...]``)."""
-    if "pred_score" not in rec or rec["pred_score"] is None:
+    raw = optional(path, where, rec, "pred_score", list)
+    if raw is None:
         return None
-    raw = field(path, where, rec, "pred_score", list)
     flat = []
     for k, s in enumerate(raw):
         if isinstance(s, list) and len(s) == 1:
             s = s[0]
-        if not isinstance(s, (int, float)) or isinstance(s, bool):
-            raise DataError(path, where, f"pred_score[{k}]", f"expected a number or [number], got {s!r:.40}")
-        flat.append(float(s))
+        flat.append(finite(path, where, f"pred_score[{k}]", s))
     if len(flat) != n:
         raise DataError(path, where, "pred_score", f"{len(flat)} scores for {n} samples")
     return flat
 
 
-def _read_file(path: Path, problems: dict[str, _Problem], *, first: bool) -> set[str]:
-    seen = set()
-    for where, rec in read_records(path):
+def _answer(path, where, rec) -> str | None:
+    """``gt``: a string or a number (as a string), or None where the file has none."""
+    gt = optional(path, where, rec, "gt", (str, int, float))
+    if isinstance(gt, float):
+        finite(path, where, "gt", gt)
+    return None if gt is None else str(gt)
+
+
+def _read_file(path: Path, problems: dict[str, _Problem], *, first: bool, records=None) -> set[str]:
+    records = list(read_records(path)) if records is None else records
+    # Optional fields are in every record or in none: one problem without them is a defect.
+    for name in ("gt", "level", "pred_score"):
+        same_presence(path, records, name)
+    seen = {}
+    for where, rec in records:
         idx = field(path, where, rec, "idx")
         if idx in seen:
-            raise DataError(path, where, "idx", f"duplicate idx {idx!r}")
-        seen.add(idx)
+            raise DataError(path, where, "idx", f"duplicate idx {shown(idx)} (first at {seen[idx]})")
+        seen[idx] = where
         question = field(path, where, rec, "question")
         code = field(path, where, rec, "code", list)
         n = len(code)
         for k, c in enumerate(code):
             if not isinstance(c, str) or not c.strip():
-                raise DataError(path, where, f"code[{k}]", "expected a non-empty solution string")
+                raise DataError(path, where, f"code[{k}]", f"expected a non-empty solution string, got {shown(c)}")
         preds = field(path, where, rec, "pred", list, nonempty=False)
-        if len(preds) != n or not all(isinstance(p, str) for p in preds):
-            raise DataError(path, where, "pred", f"expected {n} strings, one per sample in `code`")
+        for k, p in enumerate(preds):
+            if not isinstance(p, str):
+                raise DataError(path, where, f"pred[{k}]", f"expected a string (the extracted answer), got {shown(p)}")
+        if len(preds) != n:
+            raise DataError(path, where, "pred", f"{len(preds)} answers for {n} samples in `code`")
         score = field(path, where, rec, "score", list)
-        if len(score) != n or not all(isinstance(s, bool) for s in score):
-            raise DataError(path, where, "score", f"expected {n} booleans, one per sample in `code`")
+        for k, s in enumerate(score):
+            if not isinstance(s, bool):
+                raise DataError(path, where, f"score[{k}]", f"expected true or false, got {shown(s)}")
+        if len(score) != n:
+            raise DataError(path, where, "score", f"{len(score)} labels for {n} samples in `code`")
         rewards = _reward_scores(path, where, rec, n)
-        gt = str(rec["gt"]) if rec.get("gt") is not None else None
+        gt = _answer(path, where, rec)
+        level = optional(path, where, rec, "level", (str, int))
         problem = problems.get(idx)
         if problem is None:
             if not first:
-                raise DataError(path, where, "idx", f"idx {idx!r} is not in the first file; "
+                raise DataError(path, where, "idx", f"idx {shown(idx)} is not in the first file; "
                                 "per-seed files must hold the same problems")
-            problem = problems[idx] = _Problem(idx, question, gt, rec.get("level"), f"{path}, {where}")
+            problem = problems[idx] = _Problem(idx, question, gt, level, f"{path}, {where}")
         elif question != problem.question:
-            raise DataError(path, where, "question", f"differs from the question of idx {idx!r} at {problem.first}")
+            raise DataError(path, where, "question", f"differs from the question of idx {shown(idx)} at {problem.first}")
         elif gt != problem.gt:
-            raise DataError(path, where, "gt", f"{gt!r} differs from {problem.gt!r} at {problem.first}")
+            raise DataError(path, where, "gt", f"{shown(gt)} differs from {shown(problem.gt)} at {problem.first}")
+        elif level != problem.level:
+            raise DataError(path, where, "level", f"{shown(level)} differs from {shown(problem.level)} at {problem.first}")
         # Reward scores for some samples of a problem but not others would misalign them.
         if problem.has_scores is None:
             problem.has_scores = rewards is not None
         elif problem.has_scores != (rewards is not None):
-            raise DataError(path, where, "pred_score", f"present for some samples of idx {idx!r} but not others")
+            raise DataError(path, where, "pred_score", f"present for some samples of idx {shown(idx)} but not others")
         problem.solutions += code
         problem.preds += preds
         problem.correct += score
         problem.scores += rewards or []
-    return seen
+    return set(seen)
 
 
-def read_qwen_math(paths, *, limit: int | None = None) -> list[CandidateSet]:
+def read_qwen_math(paths, *, limit: int | None = None, records=None) -> list[CandidateSet]:
     """Candidate sets from one file or several (a list of paths or a glob), joined on ``idx``.
 
     Every file must hold the same problems; a problem's candidates are its samples in file
     order. ``answers`` are the ``pred`` strings, ``scores`` the flattened ``pred_score`` where
-    the files have it, and ``extra`` keeps ``gt`` and ``level``.
+    the files have it, and ``extra`` keeps ``gt`` and ``level``. ``records``: the
+    ``(where, record)`` pairs of a single file, where already read.
     """
     files = expand_paths(paths)
     problems: dict[str, _Problem] = {}  # in the first file's order
     for n, f in enumerate(files):
-        seen = _read_file(f, problems, first=n == 0)
+        seen = _read_file(f, problems, first=n == 0, records=records if len(files) == 1 else None)
         missing = [i for i in problems if i not in seen]
         if missing:
             raise DataError(f, None, "idx", f"{len(missing)} problems of {files[0]} are missing here "
-                            f"(first idx {missing[0]!r}); per-seed files must hold the same problems")
+                            f"(first idx {shown(missing[0])}, at {problems[missing[0]].first}); "
+                            "per-seed files must hold the same problems")
     sets = []
     order = list(problems)
     for idx in order[:limit] if limit is not None else order:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from rrmlib.data import DataError, Pair, register_pairs
-from rrmlib.data.files import field
+from rrmlib.data.files import field, shown
 from rrmlib.data.hub import source_rows
 from rrmlib.rewardbench import SECTION_OF, SECTIONS
 
@@ -43,10 +43,10 @@ def rewardbench_pairs(*, path=None, subset=None, limit: int | None = None, round
         name = field(label, where, rec, "subset")
         if name not in SECTION_OF:
             # A subset outside the four sections could not be scored; say so now, not at the end.
-            raise DataError(label, where, "subset", f"unknown RewardBench subset {name!r}")
+            raise DataError(label, where, "subset", f"unknown RewardBench subset {shown(name)}")
         pid = field(label, where, rec, "id")
         if pid in seen:
-            raise DataError(label, where, "id", f"duplicate id {pid!r} (first at {seen[pid]})")
+            raise DataError(label, where, "id", f"duplicate id {shown(pid)} (first at {seen[pid]})")
         seen[pid] = where
         pair = Pair(id=pid, prompt=field(label, where, rec, "prompt"), chosen=field(label, where, rec, "chosen"),
                     rejected=field(label, where, rec, "rejected"), subset=name)
