@@ -341,3 +341,16 @@ def test_build_script_writes_the_file(tmp_path, math_file):
     assert done.returncode == 0, done.stderr
     assert out.read_bytes() == build_conflict_pairs("math", tmp_path / "again.json", seed=2,
                                                     path=math_file).read_bytes()
+
+
+def test_a_copy_in_the_data_folder_is_found_without_naming_it(tmp_path, monkeypatch):
+    # The README's download commands write data/ppe-GPQA.parquet; a run then needs no data_path.
+    from rrmlib.data.hub import HubUnavailable
+
+    _, rows, _ = hub_copy_for_the_papers_pairs("gpqa")
+    monkeypatch.setenv("RRM_DATA", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "datasets", None)  # no hub here, as offline
+    with pytest.raises(HubUnavailable, match=f"put it at {tmp_path / 'ppe-GPQA.parquet'}"):
+        load_pairs("GPQA", round=2)
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "ppe-GPQA.parquet")
+    assert load_pairs("GPQA", round=2) == load_pairs("gpqa", round=2, path=tmp_path / "ppe-GPQA.parquet")

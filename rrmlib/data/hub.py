@@ -15,12 +15,38 @@ class HubUnavailable(RuntimeError):
     """A hub dataset was asked for but cannot be loaded here (no ``datasets``, or offline)."""
 
 
+# Where a local copy of a hub dataset is found without being named: in the data folder
+# (``$RRM_DATA``, else ``data/`` in the project), under these names, which the README's
+# download commands write.
+LOCAL_NAMES = {
+    ("lmarena-ai/PPE-MATH-Best-of-K", "train"): "ppe-MATH.parquet",
+    ("lmarena-ai/PPE-MMLU-Pro-Best-of-K", "train"): "ppe-MMLU-Pro.parquet",
+    ("lmarena-ai/PPE-GPQA-Best-of-K", "train"): "ppe-GPQA.parquet",
+    ("allenai/reward-bench", "filtered"): "reward-bench.parquet",
+}
+
+
+def local_copy(repo_id: str, split: str):
+    """The local copy of a hub dataset in the data folder, if there is one."""
+    from rrmlib.paths import data_dir
+
+    name = LOCAL_NAMES.get((repo_id, split))
+    path = data_dir() / name if name else None
+    return path if path is not None and path.is_file() else None
+
+
 def local_copy_advice(repo_id: str, split: str) -> str:
-    """How to run without the hub: the notebooks' ``data_path`` and the library's ``path=``."""
+    """How to run without the hub: the notebooks' ``data_path``, the library's ``path=``, or a
+    copy in the data folder under its conventional name."""
+    from rrmlib.paths import data_dir
+
+    name = LOCAL_NAMES.get((repo_id, split), "FILE")
+    where = data_dir() / name
     return (f"give a local copy of {repo_id!r} (split {split!r}, a .parquet, .jsonl or .json with the same columns): "
-            f"`-p data_path FILE` to a notebook, papermill or `rrm run`, or path=FILE to load_pairs/load_candidates. "
-            f"To make one on a machine that reaches the hub: python -c \"import datasets; "
-            f"datasets.load_dataset('{repo_id}', split='{split}').to_parquet('FILE')\" "
+            f"`-p data_path FILE` to a notebook, papermill or `rrm run`, or path=FILE to load_pairs/load_candidates"
+            + (f", or put it at {where} where every run finds it" if name != "FILE" else "")
+            + f". To make one on a machine that reaches the hub: python -c \"import datasets; "
+            f"datasets.load_dataset('{repo_id}', split='{split}').to_parquet('{where}')\" "
             f"(README, 'Reproducing the paper')")
 
 
@@ -41,10 +67,14 @@ def hub_rows(repo_id: str, split: str, *, revision: str | None = None) -> list[t
 
 
 def source_rows(path, repo_id: str, split: str, *, revision: str | None = None) -> tuple[str, Iterable[tuple[str, dict]]]:
-    """``(label, rows)``: the local file at ``path`` if given, else the hub dataset.
+    """``(label, rows)``: the local file at ``path`` if given, else a copy in the data folder
+    under its conventional name (``LOCAL_NAMES``; not when a hub ``revision`` is pinned), else
+    the hub dataset.
 
     ``label`` is what error messages name as the file.
     """
+    if path is None and revision is None:
+        path = local_copy(repo_id, split)
     if path is not None:
         return str(path), read_records(path)
     return f"{repo_id} (split {split})", hub_rows(repo_id, split, revision=revision)
