@@ -83,6 +83,8 @@ print("run folder:", run.path)
 
 # %%
 sets = bestofn.load_sets(P["dataset"], P["data_path"], P["limit"])
+if not sets:  # an empty run would look like a successful one
+    raise ValueError(f"no candidate sets to play: {P['dataset']!r} with limit={P['limit']} selects none")
 sizes = pd.Series([len(s.candidates) for s in sets])
 share_correct = pd.Series([float(np.mean(s.correct)) for s in sets])
 print(f"{len(sets)} candidate sets from {P['dataset']!r}; candidates per set: {sizes.min()}-{sizes.max()}")

@@ -99,6 +99,9 @@ if REPLAY:
     bracket = load_rrm_bracket(P["records"])
     recorded = load_rrm_knockout_records(P["records"], P["records_model"])
     questions = sorted(recorded)[: P["limit"]] if P["limit"] is not None else sorted(recorded)
+    if not questions:  # an empty run would look like a successful one
+        raise ValueError(f"no questions to replay: {P['records']!r} ({P['records_model']}) with limit={P['limit']} "
+                         "selects none")
     print(f"records: {P['records_model']} over {len(recorded)} questions, bracket of {len(bracket)}; "
           f"replaying {len(questions)}")
     try:
@@ -111,6 +114,8 @@ if REPLAY:
         print(f"accuracy will be skipped: the candidate sets of {P['dataset']!r} are not usable here ({no_accuracy})")
 else:
     sets = bestofn.load_sets(P["dataset"], P["data_path"], P["limit"])
+    if not sets:  # an empty run would look like a successful one
+        raise ValueError(f"no candidate sets to play: {P['dataset']!r} with limit={P['limit']} selects none")
     print(f"{len(sets)} candidate sets from {P['dataset']!r}; candidates per set: "
           f"{min(len(s.candidates) for s in sets)}-{max(len(s.candidates) for s in sets)}")
 

@@ -90,6 +90,9 @@ load_options = {k: v for k, v in load_options.items() if v is not None and (k, v
 pairs = load_pairs(P["dataset"], **load_options)
 if P["limit"] is not None:
     pairs = pairs[: P["limit"]]
+if not pairs:  # an empty run would look like a successful one
+    raise ValueError(f"no pairs to judge: {P['dataset']!r} with {load_options or 'its defaults'} and limit={P['limit']} "
+                     "selects none")
 print(f"{len(pairs)} pairs from {P['dataset']!r}")
 pd.Series([p.subset for p in pairs]).value_counts().rename("pairs").to_frame()
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from rrmlib import params as params_mod
+from rrmlib import runs as runs_mod
 from rrmlib.runs import run_id
 
 def notebooks_dir() -> Path:
@@ -64,6 +65,13 @@ def notebook_source(notebook: str):
 
 
 def execute(notebook: str, p: dict, *, out_dir: str | None = None) -> Path:
+    """Execute ``notebook`` with checked parameters into its run folder; the executed notebook's path.
+
+    Starting removes the folder's ``meta.json`` and ``FAILED`` marker: the folder is complete only
+    once this run writes its own ``meta.json`` (last). A run that fails (an error in a cell, a dead
+    kernel, an interrupt) keeps its executed notebook, traceback included, for debugging, and
+    leaves a ``FAILED`` file saying what happened, so neither a person nor ``rrm sweep`` takes the
+    folder for a finished run; the error is raised again."""
     import papermill
 
     if out_dir is None:
@@ -71,9 +79,37 @@ def execute(notebook: str, p: dict, *, out_dir: str | None = None) -> Path:
     p = {**p, "out_dir": out_dir}
     output = Path(out_dir) / f"{notebook}.ipynb"
     output.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(notebook_source(notebook), str(output), parameters=p, kernel_name="python3",
-                               progress_bar=False, log_output=False)
+    for stale in (runs_mod.META, runs_mod.FAILED):
+        (output.parent / stale).unlink(missing_ok=True)
+    try:
+        papermill.execute_notebook(notebook_source(notebook), str(output), parameters=p, kernel_name="python3",
+                                   progress_bar=False, log_output=False)
+    except BaseException as e:
+        try:
+            runs_mod.atomic_write(output.parent / runs_mod.FAILED, failure_text(notebook, output, e))
+        except OSError as marker_error:  # the run's own error matters more; say why there is no marker
+            print(f"rrm: could not mark {output.parent} as FAILED: {marker_error}", file=sys.stderr)
+        raise
     return output
+
+
+def failure_text(notebook: str, output: Path, e: BaseException) -> str:
+    """What the ``FAILED`` marker says: the error, and where the executed notebook is."""
+    import papermill
+
+    if isinstance(e, papermill.PapermillExecutionError):
+        what = f"the notebook failed in cell {e.exec_count}: {e.ename}: {e.evalue}"
+    elif isinstance(e, KeyboardInterrupt):
+        what = "interrupted"
+    else:
+        what = f"{type(e).__name__}: {e}".strip()
+    return (f"{notebook} run FAILED: {what}\nexecuted notebook (with the traceback, if the kernel lived to write it): "
+            f"{output}\nthis folder is not a finished run; rrm sweep runs it again\n")
+
+
+def folder_of(notebook: str, p: dict) -> Path:
+    """The run folder of checked parameters: ``out_dir``, else ``runs/<run-id>``."""
+    return Path(p.get("out_dir") or Path("runs") / run_id(notebook, p))
 
 
 def sweep_configs(path) -> list[tuple[str, dict]]:
@@ -125,9 +161,9 @@ def sweep(path) -> int:
     configs = sweep_configs(path)
     failed = skipped = 0
     for n, (notebook, p) in enumerate(configs, 1):
-        out_dir = Path(p.get("out_dir") or Path("runs") / run_id(notebook, p))
+        out_dir = folder_of(notebook, p)
         label = f"[{n}/{len(configs)}] {out_dir}"
-        if (out_dir / "meta.json").exists():  # written last: the run finished
+        if runs_mod.is_complete(out_dir):  # meta.json, written last, and no FAILED marker
             skipped += 1
             print(f"{label}: complete, skipped")
             continue
@@ -136,10 +172,11 @@ def sweep(path) -> int:
             execute(notebook, p, out_dir=str(out_dir))
         except papermill.PapermillExecutionError as e:
             failed += 1
-            print(f"{label}: FAILED in cell {e.exec_count}: {e.ename}: {e.evalue}", file=sys.stderr)
+            print(f"{label}: FAILED in cell {e.exec_count}: {e.ename}: {e.evalue} (see {out_dir / runs_mod.FAILED})",
+                  file=sys.stderr)
         except Exception as e:  # noqa: BLE001 - a dead kernel or a timeout fails this run, not the sweep
             failed += 1
-            print(f"{label}: FAILED: {type(e).__name__}: {e}", file=sys.stderr)
+            print(f"{label}: FAILED: {type(e).__name__}: {e} (see {out_dir / runs_mod.FAILED})", file=sys.stderr)
     print(f"sweep: {len(configs) - skipped - failed} run, {skipped} already complete, {failed} failed")
     return 1 if failed else 0
 
@@ -210,6 +247,13 @@ def main(argv=None) -> int:
         output = execute(args.notebook, p)
     except papermill.PapermillExecutionError as e:
         print(f"rrm: the notebook failed in cell {e.exec_count}: {e.ename}: {e.evalue}", file=sys.stderr)
+        executed = folder_of(args.notebook, p) / f"{args.notebook}.ipynb"
+        print(f"rrm: the executed notebook, with the traceback: {executed} (the folder is marked {runs_mod.FAILED})",
+              file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 - a dead kernel, a timeout: said in one line, marked FAILED
+        print(f"rrm: the run failed: {type(e).__name__}: {e} (the folder {folder_of(args.notebook, p)} is marked "
+              f"{runs_mod.FAILED})", file=sys.stderr)
         return 1
     if args.notebook == "pairwise":
         print_summary(output.parent)

@@ -14,7 +14,7 @@ import pandas as pd
 from rrmlib.backends.base import Backend, Completion, Request, Sampling, as_messages
 from rrmlib.prompts import VERDICT_RULES, parse_verdict, rrm_messages, thought_end
 from rrmlib.seeding import stable_int
-from rrmlib.store import JudgmentStore, completion_key
+from rrmlib.store import JudgmentStore, completion_key, kill_point
 
 ORDERS = ("shuffle", "both", "fixed")
 TOO_LONG = ("skip", "shorten")
@@ -84,7 +84,9 @@ class Judge:
 
         sampling = Sampling(temperature=p["temperature"], top_p=p["top_p"], max_new_tokens=p["max_new_tokens"],
                             seed=p["seed"])
-        return cls(make_backend(p["backend"], **backend_options(p)), JudgmentStore(p["store"]), sampling,
+        backend = make_backend(p["backend"], **backend_options(p))
+        kill_point("model_load")  # the fault suite's hook (rrmlib.store.kill_point); a no-op otherwise
+        return cls(backend, JudgmentStore(p["store"]), sampling,
                    reasoning=p["reasoning"], progress=p["progress"], verdict_rule=p["verdict_rule"],
                    too_long=p["too_long"])
 
@@ -120,11 +122,14 @@ class Judge:
         try:
             for chunk in self.backend.stream([requests[i] for i in missing]):
                 done = [(requests[missing[j]], completion) for j, completion in chunk]
-                rows = self.remember(done)  # committed now: a crash after this loses nothing of it
+                kill_point("mid_batch")  # generated, not yet committed (the fault suite's hook)
+                rows, stored = self.remember(done)  # committed now: a crash after this loses nothing of it
                 # Read back what the store holds: where another process stored a key first, its
-                # text is the one every later run will reuse, so this run reports it too.
+                # text is the one every later run will reuse, so this run reports it too, and
+                # counts it as reused (the store kept the other text, not this one).
                 found.update(self.store.get_many([k for k, _, _ in rows]))
-                self.counts["generated"] += len(rows)
+                self.counts["generated"] += stored
+                self.counts["reused"] += len(rows) - stored
                 if bar is not None:
                     bar.update(len(rows))
                     bar.set_postfix(generated=self.counts["generated"], reused=reused, refresh=False)
@@ -133,14 +138,14 @@ class Judge:
                 bar.close()
         return [(k, found[k]) for k in keys]
 
-    def remember(self, done: list[tuple[Request, Completion]]) -> list[tuple]:
-        """Commit ``(request, completion)`` pairs to the store in one transaction."""
+    def remember(self, done: list[tuple[Request, Completion]]) -> tuple[list[tuple], int]:
+        """Commit ``(request, completion)`` pairs to the store in one transaction: the rows, and
+        how many of them were new (a key another process stored first keeps its text)."""
         b = self.backend
         rows = [(self.key(r), {"backend": b.name, "model": b.model_id, "revision": b.revision,
                                "prompt": b.prompt_text(r.messages), "sampling": r.sampling.as_dict(),
                                "sample": r.sample}, c) for r, c in done]
-        self.store.put_many(rows)
-        return rows
+        return rows, self.store.put_many(rows)
 
     def _bar(self, total: int, reused: int, desc: str):
         if not self.progress or total == 0:

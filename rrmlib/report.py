@@ -1,6 +1,6 @@
 """The paper's tables from run folders: one row per judge, the published numbers beside them.
 
-``collect(paths)`` reads finished runs (``meta.json`` present) and turns each into *cells*: one
+``collect(paths)`` reads finished runs (``rrmlib.runs.is_complete``) and turns each into *cells*: one
 number per (judge, column) with its interval and what it rests on. ``table(cells)`` lays them
 out as the paper does (RewardBench sections and Overall; PPE MMLU-Pro, MATH, GPQA as mean ± sd
 over the rounds present; best-of-N by ELO and by knockout with the judgments spent per
@@ -37,9 +37,11 @@ class Run:
 
     @classmethod
     def read(cls, path) -> "Run | None":
-        """A finished run folder (``meta.json`` is written last), else None."""
+        """A finished run folder (``meta.json`` written last, no ``FAILED`` marker), else None."""
+        from rrmlib.runs import is_complete
+
         path = Path(path)
-        if not (path / "meta.json").exists() or not (path / "metrics.json").exists():
+        if not is_complete(path) or not (path / "metrics.json").exists():
             return None
         meta = json.loads((path / "meta.json").read_text())
         return cls(path, meta["notebook"], meta.get("params", {}), json.loads((path / "metrics.json").read_text()), meta)
@@ -125,11 +127,12 @@ def collect(paths) -> tuple[list[Run], list[str]]:
     every folder skipped because it is not a finished run."""
     runs, skipped = [], []
     for p in map(Path, paths):
-        folders = [p] if (p / "meta.json").exists() or not p.is_dir() else sorted(x for x in p.iterdir() if x.is_dir())
+        holds_runs = p.is_dir() and not (p / "meta.json").exists() and not (p / "FAILED").exists()
+        folders = sorted(x for x in p.iterdir() if x.is_dir()) if holds_runs else [p]
         for f in folders:
             run = Run.read(f)
             if run is None:
-                skipped.append(f"{f}: not a finished run (no meta.json)")
+                skipped.append(f"{f}: not a finished run (no meta.json, or a FAILED marker)")
             elif run.notebook == "report":
                 continue
             else:

@@ -2,12 +2,20 @@
 
 The run id is derived from the notebook and its parameters, so the same parameters land in the
 same folder (a rerun replaces it, and a sweep can tell a finished configuration from a new one).
+
+A run folder is complete when it holds ``meta.json`` and no ``FAILED`` marker (``is_complete``).
+Every file is written atomically (a temporary file in the same folder, fsynced, then renamed
+over the name), so a run killed while writing never leaves a half file under a real name;
+``meta.json`` is written last, and a run starting in a folder removes the old one first, so a
+folder looks complete only once every file of the run that wrote it is in place.
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
+import os
 import platform
 import re
 import subprocess
@@ -17,10 +25,73 @@ from pathlib import Path
 
 import pandas as pd
 
+from rrmlib.store import kill_point
+
 # Parameters that say where things go, not what is computed: left out of the run id.
 _PLACEMENT = {"out_dir", "store", "progress"}
 PACKAGES = ("rrm-notebooks", "torch", "transformers", "pandas", "numpy", "pyarrow", "papermill",
             "evalica", "math-verify", "openai", "vllm", "matplotlib")
+
+
+FAILED = "FAILED"  # marker file: the run in this folder failed (its text says how); see rrmlib.cli.execute
+META = "meta.json"  # written last: its presence marks a finished run
+
+
+def is_complete(folder) -> bool:
+    """Whether ``folder`` holds a finished run: ``meta.json`` present and readable, no ``FAILED``
+    marker. ``rrm sweep`` reruns every configuration whose folder is not complete."""
+    folder = Path(folder)
+    if (folder / FAILED).exists():
+        return False
+    try:
+        return isinstance(json.loads((folder / META).read_text()), dict)
+    except (OSError, ValueError):
+        return False
+
+
+def atomic_write(path, data: bytes | str, point: str | None = None) -> Path:
+    """Write ``data`` to ``path`` so that a crash at any moment leaves either the old file or the
+    new one, never a part: write a temporary file beside it, fsync, rename it over ``path``
+    (``os.replace``, atomic on POSIX), fsync the folder. ``point`` names the fault suite's kill
+    point (``kill_point``), reached with half the bytes written."""
+    path = Path(path)
+    data = data.encode() if isinstance(data, str) else data
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            half = len(data) // 2
+            fh.write(data[:half])
+            if point:
+                fh.flush()
+                kill_point(point)
+            fh.write(data[half:])
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    try:  # the rename itself reaches the disk with the folder's entry
+        fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return path
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    return path
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def run_id(notebook: str, params: dict) -> str:
@@ -87,18 +158,22 @@ class RunDir:
         self.id = self.path.name
         self.figures = Path("figures") / self.id  # where this run's figures go
         self.path.mkdir(parents=True, exist_ok=True)
+        # This run now owns the folder: until its own meta.json lands, the folder is not complete
+        # (an older run's meta.json beside this run's half-done files would vouch for them).
+        (self.path / META).unlink(missing_ok=True)
+        for stale in self.path.glob(".*.tmp"):  # temporary files of a killed run (not of a live one)
+            if not _alive(stale.suffixes[-2].lstrip(".") if len(stale.suffixes) > 1 else ""):
+                stale.unlink(missing_ok=True)
         self.notebook, self.params = notebook, params
         self.started = time.time()
 
     def write_results(self, df: pd.DataFrame, name: str = "results.parquet") -> Path:
-        out = self.path / name
-        df.reset_index(drop=True).to_parquet(out, index=False)
-        return out
+        buf = io.BytesIO()
+        df.reset_index(drop=True).to_parquet(buf, index=False)
+        return atomic_write(self.path / name, buf.getvalue(), "write_results")
 
     def write_metrics(self, metrics: dict) -> Path:
-        out = self.path / "metrics.json"
-        out.write_text(_dump(metrics))
-        return out
+        return atomic_write(self.path / "metrics.json", _dump(metrics), "write_metrics")
 
     def write_meta(self, **extra) -> Path:
         from rrmlib.protocol import describe
@@ -115,6 +190,5 @@ class RunDir:
             "seconds": round(time.time() - self.started, 1),
             **extra,
         }
-        out = self.path / "meta.json"
-        out.write_text(_dump(meta))
-        return out
+        # Last, and atomic: its presence says every other file of this run is in place.
+        return atomic_write(self.path / META, _dump(meta), "write_meta")

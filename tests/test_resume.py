@@ -52,6 +52,10 @@ def test_killed_run_resumes_to_the_same_results(tmp_path, tiny_model_dir):
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     committed = sqlite3.connect(store).execute("SELECT COUNT(*) FROM completions").fetchone()[0]
     assert 0 < committed < 24  # 24 judgments: 12 pairs in both orders, 3 per chunk
+    from rrmlib.store import JudgmentStore
+
+    with JudgmentStore(store) as s:
+        assert s.integrity() == []  # PRAGMA integrity_check passes and no key is stored twice
 
     resumed = run(tmp_path, tiny_model_dir, store, "resumed.parquet")
     assert resumed.returncode == 0, resumed.stderr

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from rrmlib.cli import sweep_configs
 from rrmlib.params import ParameterError
@@ -55,3 +56,88 @@ def test_sweep_runs_missing_then_nothing(tmp_path, tiny_model_dir):
     assert len(list((tmp_path / "runs").glob("*/meta.json"))) == 2
     second = subprocess.run(rrm, cwd=tmp_path, capture_output=True, text=True)
     assert second.returncode == 0 and "0 run, 2 already complete" in second.stdout
+
+
+def run_folder(cwd: Path, notebook: str, params: dict) -> Path:
+    from rrmlib.params import check
+    from rrmlib.runs import run_id
+
+    return cwd / "runs" / run_id(notebook, check(notebook, params))
+
+
+@pytest.mark.slow
+def test_sweep_survives_a_dead_kernel_reports_it_and_reruns_it(tmp_path, tiny_model_dir):
+    """The first run's kernel is SIGKILLed from outside (as the OOM killer would) once the notebook
+    is running: the sweep reports that run failed, runs the next, exits 1; the dead run's folder
+    keeps its notebook, is marked FAILED, and the next sweep runs it (and only it) again."""
+    import time
+
+    import psutil
+
+    from rrmlib.runs import is_complete
+
+    f = tmp_path / "s.yaml"
+    base = {"model": str(tiny_model_dir), "limit": 2, "max_new_tokens": 4, "store": str(tmp_path / "j.sqlite")}
+    f.write_text(yaml.safe_dump({"notebook": "pairwise", "parameters": base, "grid": {"order": ["fixed", "both"]}}))
+    dead, alive = (run_folder(tmp_path, "pairwise", {**base, "order": o}) for o in ("fixed", "both"))
+    rrm = [sys.executable, "-m", "rrmlib.cli", "sweep", str(f)]
+    sweep = subprocess.Popen(rrm, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline, killed = time.monotonic() + 180, None
+    try:
+        while killed is None:
+            assert sweep.poll() is None and time.monotonic() < deadline, "the run ended before its kernel was killed"
+            nb = dead / "pairwise.ipynb"
+            # Its first cells ran (the output, not the source, names the folder): the kernel is busy.
+            if nb.exists() and f"run folder: {dead.relative_to(tmp_path)}" in nb.read_text(errors="replace"):
+                kernels = [c for c in psutil.Process(sweep.pid).children() if "ipykernel" in " ".join(c.cmdline())]
+                if kernels:
+                    kernels[0].kill()
+                    killed = kernels[0].pid
+            time.sleep(0.05)
+        out, err = sweep.communicate(timeout=300)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+    assert sweep.returncode == 1, err[-3000:]
+    assert f"{dead.relative_to(tmp_path)}: FAILED: DeadKernelError" in err
+    assert "sweep: 1 run, 0 already complete, 1 failed" in out
+    assert not is_complete(dead) and is_complete(alive)
+    assert "DeadKernelError" in (dead / "FAILED").read_text() and (dead / "pairwise.ipynb").exists()
+    assert not (dead / "meta.json").exists()
+
+    again = subprocess.run(rrm, cwd=tmp_path, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "sweep: 1 run, 1 already complete, 0 failed" in again.stdout
+    assert is_complete(dead) and not (dead / "FAILED").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook, message", [("pairwise", "no pairs to judge"),
+                                               ("knockout", "no candidate sets to play")])
+def test_limit_zero_is_an_error_and_a_failed_run_is_marked(tmp_path, tiny_model_dir, notebook, message):
+    """`limit 0` (any selection of nothing) fails before judging, instead of an empty 'successful'
+    run; the failed run's folder keeps the executed notebook and says FAILED, an older run's
+    meta.json there no longer vouches for it, and rrm sweep counts it incomplete (runs it again)."""
+    from rrmlib.runs import is_complete
+
+    params = {"model": str(tiny_model_dir), "limit": 0, "max_new_tokens": 4, "store": str(tmp_path / "j.sqlite")}
+    if notebook == "knockout":
+        params["reasoning"] = False
+    folder = run_folder(tmp_path, notebook, params)
+    folder.mkdir(parents=True)
+    (folder / "meta.json").write_text('{"notebook": "an older, finished run"}')
+    argv = [sys.executable, "-m", "rrmlib.cli", "run", notebook]
+    for k, v in params.items():
+        argv += ["-p", k, str(v)]
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 1 and message in done.stderr, done.stderr[-3000:]
+    assert "marked FAILED" in done.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["FAILED", f"{notebook}.ipynb"]
+    assert message in (folder / "FAILED").read_text() and not is_complete(folder)
+    assert not (tmp_path / "j.sqlite").exists()  # failed before the judge opened anything
+
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump({"notebook": notebook, "parameters": params}))
+    swept = subprocess.run([sys.executable, "-m", "rrmlib.cli", "sweep", str(f)], cwd=tmp_path, capture_output=True,
+                           text=True)
+    assert swept.returncode == 1 and "sweep: 0 run, 0 already complete, 1 failed" in swept.stdout, swept.stderr
