@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -64,7 +66,34 @@ def notebook_source(notebook: str):
     return nb
 
 
-def execute(notebook: str, p: dict, *, out_dir: str | None = None) -> Path:
+def _stream_output() -> None:
+    """Show what the notebook prints while it runs (its progress bars included), on stderr:
+    papermill logs each output as it arrives under the "papermill" logger."""
+    import logging
+
+    class Cells(logging.Filter):
+        """Papermill's "Executing Cell 7-----" as a short marker; its "Ending Cell" lines dropped."""
+
+        def filter(self, record):
+            text = record.getMessage()
+            if text.startswith("Ending Cell"):
+                return False
+            if text.startswith("Executing Cell"):
+                record.msg, record.args = f"[cell {text.split()[2].rstrip('-')}]", ()
+            return True
+
+    log = logging.getLogger("papermill")
+    if not any(getattr(h, "_rrm", False) for h in log.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.addFilter(Cells())
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._rrm = True
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
+def execute(notebook: str, p: dict, *, out_dir: str | None = None, progress: bool = False) -> Path:
     """Execute ``notebook`` with checked parameters into its run folder; the executed notebook's path.
 
     Starting removes the folder's ``meta.json`` and ``FAILED`` marker: the folder is complete only
@@ -82,8 +111,10 @@ def execute(notebook: str, p: dict, *, out_dir: str | None = None) -> Path:
     for stale in (runs_mod.META, runs_mod.FAILED):
         (output.parent / stale).unlink(missing_ok=True)
     try:
+        if progress:
+            _stream_output()
         papermill.execute_notebook(notebook_source(notebook), str(output), parameters=p, kernel_name="python3",
-                                   progress_bar=False, log_output=False)
+                                   progress_bar=False, log_output=progress)
     except BaseException as e:
         try:
             runs_mod.atomic_write(output.parent / runs_mod.FAILED, failure_text(notebook, output, e))
@@ -112,73 +143,179 @@ def folder_of(notebook: str, p: dict) -> Path:
     return Path(p.get("out_dir") or Path("runs") / run_id(notebook, p))
 
 
-def sweep_configs(path) -> list[tuple[str, dict]]:
-    """``(notebook, parameters)`` for every configuration a sweep file lists.
+STEP_KEYS = {"notebook", "name", "files", "parameters", "grid", "runs"}
+_REF = re.compile(r"\{run:([A-Za-z0-9_.-]+)\}")
 
-    A sweep file names a ``notebook``, optional base parameter ``files`` and ``parameters``,
-    then a ``grid`` (every combination of its lists) and/or ``runs`` (a list of mappings)."""
+
+def _read_yaml(path) -> dict:
+    with open(path) as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, dict):
+        raise params_mod.ParameterError(f"{path}: expected a mapping")
+    return data
+
+
+def _expand(value, named: dict, where: str):
+    """``${VAR}`` from the environment, and ``{run:NAME}`` as the run folder of the step NAME."""
+    if not isinstance(value, str):
+        return [_expand(v, named, where) for v in value] if isinstance(value, list) else value
+    value = os.path.expandvars(value)
+
+    def folder(m):
+        if m.group(1) not in named:
+            raise params_mod.ParameterError(f"{where}: {{run:{m.group(1)}}} names no earlier step (named steps: "
+                                            f"{sorted(named) or 'none'})")
+        return str(named[m.group(1)])
+
+    return _REF.sub(folder, value)
+
+
+def sweep_configs(path, files: list[str] = (), pairs: list[tuple[str, str]] = ()) -> list[tuple[str, dict]]:
+    """``(notebook, parameters)`` for every configuration a sweep file lists, in order.
+
+    A sweep file is either one step (``notebook``, optional base parameter ``files`` and
+    ``parameters``, then a ``grid``, every combination of its lists, and/or ``runs``, a list of
+    mappings) or ``steps``: a list of such steps, with shared ``files`` and ``parameters`` at the
+    top. Shared parameters, and ``files``/``pairs`` given on the command line (which win over
+    everything), reach each step whose notebook declares them (the judge's parameters go to
+    every notebook that runs a judge, not to ``elo_accuracy`` or ``report``); a name no step
+    takes is refused. A step with a ``name`` can be referred to in a later step's values as
+    ``{run:NAME}`` (its run folder: ``matches: "{run:elo}/matches.parquet"``); ``${VAR}`` takes
+    an environment variable (``data_path: ${RRM_DATA}/qwen25-math/math_cot_100.jsonl``)."""
     import itertools
 
-    with open(path) as fh:
-        spec = yaml.safe_load(fh) or {}
-    unknown = set(spec) - {"notebook", "files", "parameters", "grid", "runs"}
+    spec = _read_yaml(path)
+    multi = "steps" in spec
+    allowed = {"files", "parameters", "steps"} if multi else STEP_KEYS - {"name"}
+    unknown = set(spec) - allowed
     if unknown:
         raise params_mod.ParameterError(f"{path}: unknown key(s) {sorted(unknown)}")
-    notebook = spec.get("notebook")
-    if notebook not in params_mod.SPECS:
-        raise params_mod.ParameterError(f"{path}: 'notebook' must be one of {sorted(params_mod.SPECS)}, got {notebook!r}")
-    base = {}
-    for f in spec.get("files", []):
-        with open(f) as fh:
-            base.update(yaml.safe_load(fh) or {})
-    base.update(spec.get("parameters") or {})
-    grid = spec.get("grid") or {}
-    scalar = [k for k, v in grid.items() if not isinstance(v, list)]
-    if scalar:
-        raise params_mod.ParameterError(f"{path}: grid values must be lists; {scalar} are not (put fixed values "
-                                        f"under `parameters`)")
-    combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())] if grid else []
-    variants = combos + list(spec.get("runs") or [])
+    steps = spec["steps"] if multi else [spec]
+    if not isinstance(steps, list) or not steps:
+        raise params_mod.ParameterError(f"{path}: 'steps' must be a non-empty list")
+    shared = {}
+    for f in (spec.get("files") or []) if multi else []:
+        shared.update(_read_yaml(f))
+    shared.update((spec.get("parameters") or {}) if multi else {})
+    overrides = {}
+    for f in files:
+        overrides.update(_read_yaml(f))
+    overrides.update({k: parse_value(v) for k, v in pairs})
+    named: dict[str, Path] = {}
     configs = []
-    for n, variant in enumerate(variants or [{}]):
-        given = {**base, **variant}
-        try:
-            params_mod.check_names(notebook, given)
-            configs.append((notebook, params_mod.check(notebook, given)))
-        except params_mod.ParameterError as e:
-            raise params_mod.ParameterError(f"{path}: configuration {n + 1} ({variant}): {e}") from None
-    folders = [p.get("out_dir") or run_id(notebook, p) for _, p in configs]
+    for s_no, step in enumerate(steps, 1):
+        where = f"{path}: step {s_no}" if multi else str(path)
+        if not isinstance(step, dict):
+            raise params_mod.ParameterError(f"{where}: a step is a mapping with 'notebook'")
+        bad = set(step) - STEP_KEYS
+        if bad:
+            raise params_mod.ParameterError(f"{where}: unknown key(s) {sorted(bad)}")
+        notebook = step.get("notebook")
+        if notebook not in params_mod.SPECS:
+            raise params_mod.ParameterError(f"{where}: 'notebook' must be one of {sorted(params_mod.SPECS)}, got {notebook!r}")
+        declared = params_mod.SPECS[notebook]
+        base = {k: v for k, v in shared.items() if k in declared}
+        for f in step.get("files") or []:
+            base.update(_read_yaml(f))
+        base.update(step.get("parameters") or {})
+        grid = step.get("grid") or {}
+        scalar = [k for k, v in grid.items() if not isinstance(v, list)]
+        if scalar:
+            raise params_mod.ParameterError(f"{where}: grid values must be lists; {scalar} are not (put fixed values "
+                                            f"under `parameters`)")
+        combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())] if grid else []
+        variants = combos + list(step.get("runs") or [])
+        mine = {k: v for k, v in overrides.items() if k in declared}
+        step_configs = []
+        for n, variant in enumerate(variants or [{}]):
+            given = {k: _expand(v, named, where) for k, v in {**base, **variant, **mine}.items()}
+            try:
+                params_mod.check_names(notebook, given)
+                step_configs.append((notebook, params_mod.check(notebook, given)))
+            except params_mod.ParameterError as e:
+                raise params_mod.ParameterError(f"{where}: configuration {n + 1} ({variant}): {e}") from None
+        if step.get("name"):
+            if len(step_configs) != 1:
+                raise params_mod.ParameterError(f"{where}: a named step ({step['name']!r}) must have exactly one "
+                                                f"configuration, to be referred to as {{run:{step['name']}}}")
+            named[step["name"]] = folder_of(*step_configs[0])
+        configs += step_configs
+    declared_any = set().union(*(params_mod.SPECS[nb] for nb, _ in configs))
+    stray = sorted((set(shared) | set(overrides)) - declared_any)
+    if stray:
+        raise params_mod.ParameterError(f"{path}: no step takes parameter(s) {', '.join(stray)}")
+    folders = [folder_of(nb, p) for nb, p in configs]
     if len(set(folders)) < len(folders):
         raise params_mod.ParameterError(f"{path}: several configurations would share one run folder (is out_dir "
                                         f"set in `parameters`? leave it out, each run gets runs/<run-id>)")
     return configs
 
 
-def sweep(path) -> int:
+def sweep(path, files: list[str] = (), pairs: list[tuple[str, str]] = ()) -> int:
     """Run each configuration of a sweep whose run folder is not complete; 0 when all succeed."""
     import papermill
 
-    configs = sweep_configs(path)
+    configs = sweep_configs(path, files, pairs)
+    record_sweep(path, [folder_of(nb, p) for nb, p in configs])
     failed = skipped = 0
     for n, (notebook, p) in enumerate(configs, 1):
         out_dir = folder_of(notebook, p)
-        label = f"[{n}/{len(configs)}] {out_dir}"
+        label = f"[{n}/{len(configs)}] {notebook} {out_dir}"
         if runs_mod.is_complete(out_dir):  # meta.json, written last, and no FAILED marker
             skipped += 1
             print(f"{label}: complete, skipped")
             continue
         print(f"{label}: running", flush=True)
         try:
-            execute(notebook, p, out_dir=str(out_dir))
+            execute(notebook, p, out_dir=str(out_dir), progress=True)
         except papermill.PapermillExecutionError as e:
             failed += 1
             print(f"{label}: FAILED in cell {e.exec_count}: {e.ename}: {e.evalue} (see {out_dir / runs_mod.FAILED})",
                   file=sys.stderr)
+            continue
         except Exception as e:  # noqa: BLE001 - a dead kernel or a timeout fails this run, not the sweep
             failed += 1
             print(f"{label}: FAILED: {type(e).__name__}: {e} (see {out_dir / runs_mod.FAILED})", file=sys.stderr)
-    print(f"sweep: {len(configs) - skipped - failed} run, {skipped} already complete, {failed} failed")
+            continue
+        print(f"{label}: done: {headline(notebook, out_dir)}", flush=True)
+    if skipped == len(configs):
+        print(f"sweep: nothing to run: all {len(configs)} configurations are complete")
+    else:
+        print(f"sweep: {len(configs) - skipped - failed} run, {skipped} already complete, {failed} failed")
     return 1 if failed else 0
+
+
+def sweep_index(path) -> Path:
+    """Where a sweep file's run folders are listed: every invocation adds its own (another judge
+    given with -f adds its runs), so ``rrm report SWEEP`` finds the runs of every judge swept."""
+    return Path("runs") / "sweeps" / f"{Path(path).stem}.txt"
+
+
+def record_sweep(path, folders) -> None:
+    index = sweep_index(path)
+    known = index.read_text().splitlines() if index.exists() else []
+    new = [str(f) for f in folders if str(f) not in known]
+    if new:
+        index.parent.mkdir(parents=True, exist_ok=True)
+        runs_mod.atomic_write(index, "".join(f + "\n" for f in known + new))
+
+
+def headline(notebook: str, folder) -> str:
+    """One line of a finished run's numbers, for the sweep's log."""
+    m = json.loads((Path(folder) / "metrics.json").read_text())
+    if notebook == "pairwise":
+        lo, hi = m["score_ci"] if m.get("score") is not None else (None, None)
+        score = "n/a" if m.get("score") is None else f"{m['score']:.3f} [{lo:.3f}, {hi:.3f}]"
+        return f"score {score} ({m['score_name']}), unparseable {m['unparseable']:.2f}"
+    if notebook == "elo_accuracy":
+        elo = {k: v for k, v in m["methods"].items() if k.startswith("ELO (")}
+        return ", ".join(f"{k} {v['accuracy']:.3f}" for k, v in elo.items()) + f" over {m['questions']} questions"
+    if notebook == "knockout":
+        acc = "n/a" if m.get("accuracy") is None else f"{m['accuracy']:.3f}"
+        return f"{m['format']} accuracy {acc}, {m['judgments_per_question']:.1f} judgments per question"
+    if notebook == "elo_rival":
+        return f"{m['matches']} matches, {m['judgments']} judgments, unparseable {m['unparseable']:.2f}"
+    return f"{len(m.get('cells', []))} cells"
 
 
 def print_summary(out_dir: Path) -> None:
@@ -217,6 +354,13 @@ def main(argv=None) -> int:
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     sw = sub.add_parser("sweep", help="run every configuration of a sweep file that is not yet complete")
     sw.add_argument("file")
+    sw.add_argument("-f", "--parameters-file", action="append", default=[], metavar="YAML",
+                    help="parameters for every step that takes them (a judge: params/judges/*.yaml)")
+    sw.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    rep = sub.add_parser("report", help="the paper's tables from a sweep's runs or from run folders")
+    rep.add_argument("sources", nargs="*", metavar="SWEEP_OR_RUN",
+                     help="sweep files (.yaml) and run folders (or folders of runs); none: runs/")
+    rep.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     show = sub.add_parser("params", help="list a notebook's parameters")
     show.add_argument("notebook", choices=sorted(params_mod.SPECS))
     args = ap.parse_args(argv)
@@ -231,20 +375,34 @@ def main(argv=None) -> int:
 
     if args.command == "sweep":
         try:
-            return sweep(args.file)
+            return sweep(args.file, args.parameters_file, args.parameter)
         except params_mod.ParameterError as e:
             print(f"rrm: {e}", file=sys.stderr)
             return 2
 
+    if args.command == "report":
+        sweeps = [x for x in args.sources if x.endswith((".yaml", ".yml"))]
+        folders = [x for x in args.sources if not x.endswith((".yaml", ".yml"))]
+        if len(sweeps) > 1:
+            print("rrm: report takes one sweep file (and any number of run folders)", file=sys.stderr)
+            return 2
+        args.notebook, args.parameters_file = "report", []
+        args.parameter = ([("sweep", sweeps[0])] if sweeps else []) + list(args.parameter)
+        given_runs = folders or None
+    else:
+        given_runs = None
+
     try:
         p = merged_params(args.notebook, args.parameters_file, args.parameter)
+        if given_runs is not None:
+            p = params_mod.check("report", {**p, "runs": given_runs})
     except params_mod.ParameterError as e:
         print(f"rrm: {e}", file=sys.stderr)
         return 2
     import papermill
 
     try:
-        output = execute(args.notebook, p)
+        output = execute(args.notebook, p, progress=True)
     except papermill.PapermillExecutionError as e:
         print(f"rrm: the notebook failed in cell {e.exec_count}: {e.ename}: {e.evalue}", file=sys.stderr)
         executed = folder_of(args.notebook, p) / f"{args.notebook}.ipynb"
@@ -257,14 +415,33 @@ def main(argv=None) -> int:
         return 1
     if args.notebook == "pairwise":
         print_summary(output.parent)
+    elif args.notebook == "report":
+        print("\n" + (output.parent / "table.md").read_text())
+        print(f"LaTeX: {output.parent / 'table.tex'}  CSV: {output.parent / 'table.csv'}")
     else:
-        metrics = json.loads((output.parent / "metrics.json").read_text())
-        print()
-        for key, value in metrics.items():
-            if isinstance(value, (str, int, float, type(None))):
-                print(f"{key:<28}{value:.4g}" if isinstance(value, float) else f"{key:<28}{value}")
+        print_bestofn_summary(args.notebook, output.parent)
     print(f"\nexecuted notebook: {output}")
     return 0
+
+
+def print_bestofn_summary(notebook: str, folder: Path) -> None:
+    """The headline numbers of an elo_rival, elo_accuracy or knockout run."""
+    m = json.loads((folder / "metrics.json").read_text())
+    print()
+    if notebook == "elo_accuracy":
+        print(f"{'method':<34}{'accuracy':>9}{'95% CI':>18}{'n':>6}{'judgments/q':>13}")
+        for name, r in m["methods"].items():
+            ci = "-" if r["ci_low"] is None else f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+            jpq = "-" if r["judgments_per_question"] is None else f"{r['judgments_per_question']:.1f}"
+            print(f"{name:<34}{r['accuracy']:>9.3f}{ci:>18}{r['n']:>6}{jpq:>13}")
+        print(f"\n{m['questions']} questions; ELO and Bradley-Terry agree on the pick for {m['elo_bt_agreement']}")
+    else:
+        print(headline(notebook, folder))
+        keys = ("questions", "matches", "judgments", "judge_calls", "reasks", "unparseable", "cut_off", "coin_flips",
+                "draws", "slot1_share")
+        print("  ".join(f"{k} {m[k]:.3g}" if isinstance(m.get(k), float) else f"{k} {m.get(k)}" for k in keys if k in m))
+        for name, value in (m.get("baselines") or {}).items():
+            print(f"  baseline {name}: {value:.3f}")
 
 
 if __name__ == "__main__":

@@ -340,11 +340,17 @@ def to_latex(t: pd.DataFrame, notes: list[str]) -> str:
 
 
 def sweep_folders(path) -> list[Path]:
-    """The run folder of every configuration a sweep file lists (finished or not)."""
-    from rrmlib.cli import sweep_configs
-    from rrmlib.runs import run_id
+    """The run folders of a sweep file: those every ``rrm sweep`` of it listed (each judge's,
+    when judges were given with -f), and those of its configurations as the file alone says."""
+    from rrmlib.cli import folder_of, sweep_configs, sweep_index
 
-    return [Path(p.get("out_dir") or Path("runs") / run_id(nb, p)) for nb, p in sweep_configs(path)]
+    index = sweep_index(path)
+    listed = [Path(line) for line in index.read_text().splitlines() if line] if index.exists() else []
+    try:
+        own = [folder_of(nb, p) for nb, p in sweep_configs(path)]
+    except Exception:  # noqa: BLE001 - e.g. the file needs -f parameters: the index has the runs
+        own = []
+    return list(dict.fromkeys(listed + own))
 
 
 def ppe_rounds(runs: list[Run]) -> pd.DataFrame:

@@ -39,9 +39,42 @@ def test_shared_out_dir_and_scalar_grid_are_refused(tmp_path):
         sweep_configs(f)
 
 
-def test_committed_sweeps_parse():
-    sizes = {f.name: len(sweep_configs(f)) for f in (ROOT / "params" / "sweeps").glob("*.yaml")}
-    assert sizes == {"demo-orders.yaml": 3, "ppe-rounds.yaml": 15}
+def test_committed_sweeps_parse(monkeypatch):
+    monkeypatch.setenv("RRM_DATA", "/data")
+    judge = [str(ROOT / "params" / "judges" / "rrm-7b.yaml")]
+    sizes = {f.name: len(sweep_configs(f, judge if f.name == "paper.yaml" else ()))
+             for f in (ROOT / "params" / "sweeps").glob("*.yaml")}
+    # paper: RewardBench, 3 PPE sets x 5 rounds, the ELO round robin, its ratings, the knockout.
+    assert sizes == {"demo-orders.yaml": 3, "paper.yaml": 1 + 15 + 3, "paper-cpu.yaml": 5}
+    configs = sweep_configs(ROOT / "params" / "sweeps" / "paper.yaml", judge)
+    assert {p["model"] for nb, p in configs if nb != "elo_accuracy"} == {"Reward-Reasoning/RRM-7B"}
+    assert [(nb, p["dataset"], p.get("round")) for nb, p in configs[1:6]] == [("pairwise", "MMLU-Pro", k) for k in range(1, 6)]
+
+
+def test_steps_share_parameters_refer_to_each_other_and_take_overrides(tmp_path, monkeypatch):
+    from rrmlib.cli import folder_of
+
+    monkeypatch.setenv("DATA_HOME", "/somewhere")
+    judge = tmp_path / "judge.yaml"
+    judge.write_text("model: org/judge\ntemperature: 0.6\n")
+    f = tmp_path / "s.yaml"
+    f.write_text("parameters: {max_new_tokens: 64}\n"
+                 "steps:\n"
+                 "  - {notebook: pairwise, grid: {dataset: [demo, llmbar]}}\n"
+                 "  - {notebook: elo_rival, name: rr, runs: [{dataset: qwen-math, data_path: '${DATA_HOME}/q.jsonl'}]}\n"
+                 "  - {notebook: elo_accuracy, runs: [{matches: '{run:rr}/matches.parquet', dataset: qwen-math}]}\n")
+    configs = sweep_configs(f, [str(judge)], [("max_new_tokens", "32")])
+    assert [nb for nb, _ in configs] == ["pairwise", "pairwise", "elo_rival", "elo_accuracy"]
+    # The judge's parameters reach the notebooks that run a judge, not elo_accuracy; -p wins.
+    assert all(p["model"] == "org/judge" and p["max_new_tokens"] == 32 for _, p in configs[:3])
+    assert "model" not in configs[3][1]
+    assert configs[2][1]["data_path"] == "/somewhere/q.jsonl"
+    assert configs[3][1]["matches"] == f"{folder_of(*configs[2])}/matches.parquet"
+    with pytest.raises(ParameterError, match="no step takes parameter.*temprature"):
+        sweep_configs(f, [], [("temprature", "0")])
+    f.write_text("steps:\n  - {notebook: elo_accuracy, runs: [{matches: '{run:nope}/m.parquet'}]}\n")
+    with pytest.raises(ParameterError, match="names no earlier step"):
+        sweep_configs(f)
 
 
 @pytest.mark.slow
@@ -141,3 +174,47 @@ def test_limit_zero_is_an_error_and_a_failed_run_is_marked(tmp_path, tiny_model_
     swept = subprocess.run([sys.executable, "-m", "rrmlib.cli", "sweep", str(f)], cwd=tmp_path, capture_output=True,
                            text=True)
     assert swept.returncode == 1 and "sweep: 0 run, 0 already complete, 1 failed" in swept.stdout, swept.stderr
+
+
+SHARED = ROOT.parent / "shared" / "data"
+
+
+@pytest.mark.slow
+def test_the_cpu_paper_sweep_twice_then_its_report(tmp_path, tiny_model_dir):
+    """The committed CPU sweep, as a person runs it (rrm sweep, again, then rrm report), with the
+    tiny model in place of SmolLM2; the report's cells are checked against the runs' own files."""
+    import json
+    import os
+
+    import pandas as pd
+
+    if not (SHARED / "llmbar").exists() or not (SHARED / "qwen25-math").exists():
+        pytest.skip(f"needs the shared evaluation data at {SHARED} (absent in a fresh clone)")
+    env = {**os.environ, "RRM_DATA": str(SHARED), "TOKENIZERS_PARALLELISM": "false"}
+    sweep_file = str(ROOT / "params" / "sweeps" / "paper-cpu.yaml")
+    rrm = [sys.executable, "-m", "rrmlib.cli"]
+    judge = ["-p", "model", str(tiny_model_dir), "-p", "max_new_tokens", "4"]
+    first = subprocess.run(rrm + ["sweep", sweep_file, *judge], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=900)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
+    assert first.stdout.count(": done: ") == 5 and "sweep: 5 run, 0 already complete, 0 failed" in first.stdout
+    assert "judging" in first.stderr  # the notebooks' progress reaches the terminal while they run
+    again = subprocess.run(rrm + ["sweep", sweep_file, *judge], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0 and "nothing to run: all 5 configurations are complete" in again.stdout
+    report = subprocess.run(rrm + ["report", sweep_file], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert "| judge |" in report.stdout and "RRM-7B (published)" not in report.stdout  # no RewardBench/PPE here
+    folders = [tmp_path / line for line in (tmp_path / "runs" / "sweeps" / "paper-cpu.txt").read_text().split()]
+    metrics = {json.loads((f / "meta.json").read_text())["notebook"] + ":" + str(json.loads(
+        (f / "meta.json").read_text())["params"].get("dataset")): json.loads((f / "metrics.json").read_text())
+        for f in folders}
+    out = next((tmp_path / "runs").glob("report-*"))
+    cells = pd.read_csv(out / "cells.csv").set_index("column")
+    assert cells.loc["demo", "value"] == pytest.approx(metrics["pairwise:demo"]["score"])
+    assert cells.loc["llmbar", "value"] == pytest.approx(metrics["pairwise:llmbar"]["score"])
+    elo = metrics["elo_accuracy:qwen-math"]["methods"]["ELO (round robin)"]
+    assert cells.loc["best-of-N ELO (round robin), qwen-math", "value"] == pytest.approx(elo["accuracy"])
+    assert cells.loc["best-of-N knockout, qwen-math", "value"] == pytest.approx(metrics["knockout:qwen-math"]["accuracy"])
+    assert len(cells) == 4 and cells["judge"].nunique() == 1
