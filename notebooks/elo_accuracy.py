@@ -1,16 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     formats: ipynb,py:percent
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#   kernelspec:
-#     display_name: Python 3
-#     language: python
-#     name: python3
-# ---
-
 # %% [markdown]
 # # ELO best-of-N, step 2: ratings, picks and accuracy
 #
@@ -38,22 +25,13 @@ import rrmlib.params
 _names_before = set(globals())
 
 # %% tags=["parameters"]
-matches = None
-dataset = "demo"
-data_path = None
-elo_k = 4.0
-elo_initial = 1000.0
-elo_scale = 400.0
-elo_base = 10.0
-elo_order = "paper"
-order_seed = 0
-bt_prior = 1.0
-bootstrap = 1000
-seed = 0
-out_dir = None
+# Parameters. Each has a default (`rrm params elo_accuracy` lists them, with what they mean); the cell
+# below prints the values this run uses. To change one, assign it here, for example
+#     matches = "runs/<an elo_rival run>/matches.parquet"
+# papermill and `rrm run elo_accuracy -p NAME VALUE` set them the same way, so both routes agree.
 
 # %%
-P = rrmlib.params.check("elo_accuracy", globals(), names_before=_names_before)
+P = rrmlib.params.in_notebook("elo_accuracy", globals(), _names_before)
 if P["matches"] is None:
     raise ValueError("elo_accuracy needs matches=: an elo_rival or knockout run's matches.parquet (or run folder), "
                      "the RRM paper's merged-results JSON, or a list of these")
@@ -142,6 +120,7 @@ display(table[["method", "accuracy", "ci_low", "ci_high", "n", "judgments_per_qu
 plots.setup()
 fig = plots.accuracy_vs_judgments(table, title=f"{P['dataset']}: best-of-N over {len(sets)} questions")
 figures = plots.savefig(fig, run.figures / "accuracy_vs_judgments")
+plots.show(figures, close=fig)
 print("figures:", *map(str, figures))
 
 # %% [markdown]

@@ -1,16 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     formats: ipynb,py:percent
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#   kernelspec:
-#     display_name: Python 3
-#     language: python
-#     name: python3
-# ---
-
 # %% [markdown]
 # # Knockout best-of-N
 #
@@ -34,43 +21,13 @@ import rrmlib.params
 _names_before = set(globals())
 
 # %% tags=["parameters"]
-dataset = "demo"
-data_path = None
-limit = None
-format = "knockout"  # shadows the builtin on purpose (`-p format swiss`)
-swiss_rounds = None
-bracket = "paper"
-shuffle_seed = None
-max_retries = 0
-unparseable = "coin"
-records = None
-records_model = "7b"
-seed = 0
-model = None
-backend = "hf"
-device = "auto"
-batch_size = 16
-tensor_parallel_size = 1
-pipeline_parallel_size = 1
-distributed_executor_backend = None
-gpu_memory_utilization = 0.9
-max_model_len = None
-vllm_call_size = 2048
-base_url = None
-api_key_env = "OPENAI_API_KEY"
-concurrency = 16
-max_new_tokens = 8192
-temperature = 0.6
-top_p = 1.0
-reasoning = None
-verdict_rule = "paper"
-too_long = "skip"
-store = "runs/judgments.sqlite"
-out_dir = None
-progress = True
+# Parameters. Each has a default (`rrm params knockout` lists them, with what they mean); the cell
+# below prints the values this run uses. To change one, assign it here, for example
+#     dataset = "demo"; limit = 3
+# papermill and `rrm run knockout -p NAME VALUE` set them the same way, so both routes agree.
 
 # %%
-P = rrmlib.params.check("knockout", globals(), names_before=_names_before)
+P = rrmlib.params.in_notebook("knockout", globals(), _names_before)
 REPLAY = P["records"] is not None
 if REPLAY and P["format"] != "knockout":
     raise rrmlib.params.ParameterError("records= replays the paper's knockout: format must be 'knockout'")
@@ -196,6 +153,7 @@ else:
     plots.setup()
     fig = plots.accuracy_vs_judgments(table, title=f"{P['dataset']}: {method} over {len(sets)} questions")
     figures = plots.savefig(fig, run.figures / "accuracy_vs_judgments")
+    plots.show(figures, close=fig)
     print("figures:", *map(str, figures))
 
 # %% [markdown]

@@ -1,16 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     formats: ipynb,py:percent
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#   kernelspec:
-#     display_name: Python 3
-#     language: python
-#     name: python3
-# ---
-
 # %% [markdown]
 # # Pairwise accuracy of a reward reasoning model
 #
@@ -31,41 +18,13 @@ import rrmlib.params
 _names_before = set(globals())
 
 # %% tags=["parameters"]
-dataset = "demo"
-round = 1  # PPE conflict-pair round, 1-5; shadows the builtin on purpose (researchers type `-p round 4`)
-data_path = None
-pairs_file = None
-pairs_seed = None
-seed = 0
-model = None
-backend = "hf"
-device = "auto"
-batch_size = 16
-tensor_parallel_size = 1
-pipeline_parallel_size = 1
-distributed_executor_backend = None
-gpu_memory_utilization = 0.9
-max_model_len = None
-vllm_call_size = 2048
-base_url = None
-api_key_env = "OPENAI_API_KEY"
-concurrency = 16
-limit = None
-max_new_tokens = 8192
-temperature = 0.6
-top_p = 1.0
-order = "shuffle"
-votes = 1
-unparseable = "tie"
-reasoning = None
-verdict_rule = "paper"
-too_long = "skip"
-store = "runs/judgments.sqlite"
-out_dir = None
-progress = True
+# Parameters. Each has a default (`rrm params pairwise` lists them, with what they mean); the cell
+# below prints the values this run uses. To change one, assign it here, for example
+#     dataset = "llmbar"; limit = 8
+# papermill and `rrm run pairwise -p NAME VALUE` set them the same way, so both routes agree.
 
 # %%
-P = rrmlib.params.check("pairwise", globals(), names_before=_names_before)
+P = rrmlib.params.in_notebook("pairwise", globals(), _names_before)
 
 import sys
 
@@ -163,6 +122,7 @@ else:
     headline = f"accuracy {M['accuracy']:.3f} over {M['n']} pairs"
 fig = plots.accuracy_by_subset(table, title=f"{P['dataset']}: {judge.backend.model_id}, {headline}")
 figures = plots.savefig(fig, run.figures / "accuracy_by_subset")
+plots.show(figures, close=fig)
 print("figures:", *map(str, figures))
 
 # %% [markdown]

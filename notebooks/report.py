@@ -1,16 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     formats: ipynb,py:percent
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#   kernelspec:
-#     display_name: Python 3
-#     language: python
-#     name: python3
-# ---
-
 # %% [markdown]
 # # The paper's tables, from finished runs
 #
@@ -30,14 +17,13 @@ import rrmlib.params
 _names_before = set(globals())
 
 # %% tags=["parameters"]
-runs = None
-sweep = None
-bootstrap = 1000
-seed = 0
-out_dir = None
+# Parameters. Each has a default (`rrm params report` lists them, with what they mean); the cell
+# below prints the values this run uses. To change one, assign it here, for example
+#     runs = ["runs"]
+# papermill and `rrm run report -p NAME VALUE` set them the same way, so both routes agree.
 
 # %%
-P = rrmlib.params.check("report", globals(), names_before=_names_before)
+P = rrmlib.params.in_notebook("report", globals(), _names_before)
 
 from pathlib import Path
 
@@ -116,6 +102,9 @@ if len(tokens):
 curves = report.voting_curves(found)
 if len(curves):
     figures += plots.savefig(plots.voting_curves(curves, title="accuracy against votes"), run.figures / "voting")
+for i in range(0, len(figures), len(plots.FORMATS)):
+    plots.show(figures[i:i + len(plots.FORMATS)])
+plots.close_all()
 print("figures:", *map(str, figures))
 
 # %% [markdown]

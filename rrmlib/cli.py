@@ -17,6 +17,7 @@ import yaml
 
 from rrmlib import params as params_mod
 from rrmlib import runs as runs_mod
+from rrmlib.paths import project_root
 from rrmlib.runs import run_id
 
 def notebooks_dir() -> Path:
@@ -51,7 +52,7 @@ def merged_params(notebook: str, files: list[str], pairs: list[tuple[str, str]])
         given.update(data)
     given.update({k: parse_value(v) for k, v in pairs})
     params_mod.check_names(notebook, given)
-    return params_mod.check(notebook, given)
+    return params_mod.check(notebook, given, base=Path.cwd())  # paths typed here mean the shell's folder
 
 
 def notebook_source(notebook: str):
@@ -104,7 +105,7 @@ def execute(notebook: str, p: dict, *, out_dir: str | None = None, progress: boo
     import papermill
 
     if out_dir is None:
-        out_dir = p.get("out_dir") or str(Path("runs") / run_id(notebook, p))
+        out_dir = str(folder_of(notebook, p))
     p = {**p, "out_dir": out_dir}
     output = Path(out_dir) / f"{notebook}.ipynb"
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -140,7 +141,7 @@ def failure_text(notebook: str, output: Path, e: BaseException) -> str:
 
 def folder_of(notebook: str, p: dict) -> Path:
     """The run folder of checked parameters: ``out_dir``, else ``runs/<run-id>``."""
-    return Path(p.get("out_dir") or Path("runs") / run_id(notebook, p))
+    return Path(p.get("out_dir") or runs_mod.runs_dir() / run_id(notebook, p))
 
 
 STEP_KEYS = {"notebook", "name", "files", "parameters", "grid", "runs"}
@@ -201,6 +202,7 @@ def sweep_configs(path, files: list[str] = (), pairs: list[tuple[str, str]] = ()
     for f in files:
         overrides.update(_read_yaml(f))
     overrides.update({k: parse_value(v) for k, v in pairs})
+    overrides = params_mod.resolve_paths(overrides, Path.cwd())  # typed in the shell: its folder
     named: dict[str, Path] = {}
     configs = []
     for s_no, step in enumerate(steps, 1):
@@ -231,7 +233,8 @@ def sweep_configs(path, files: list[str] = (), pairs: list[tuple[str, str]] = ()
             given = {k: _expand(v, named, where) for k, v in {**base, **variant, **mine}.items()}
             try:
                 params_mod.check_names(notebook, given)
-                step_configs.append((notebook, params_mod.check(notebook, given)))
+                # The sweep file's own paths are the project's (it lives there).
+                step_configs.append((notebook, params_mod.check(notebook, given, base=project_root())))
             except params_mod.ParameterError as e:
                 raise params_mod.ParameterError(f"{where}: configuration {n + 1} ({variant}): {e}") from None
         if step.get("name"):
@@ -288,7 +291,7 @@ def sweep(path, files: list[str] = (), pairs: list[tuple[str, str]] = ()) -> int
 def sweep_index(path) -> Path:
     """Where a sweep file's run folders are listed: every invocation adds its own (another judge
     given with -f adds its runs), so ``rrm report SWEEP`` finds the runs of every judge swept."""
-    return Path("runs") / "sweeps" / f"{Path(path).stem}.txt"
+    return runs_mod.runs_dir() / "sweeps" / f"{Path(path).stem}.txt"
 
 
 def record_sweep(path, folders) -> None:

@@ -73,6 +73,9 @@ class Judge:
                              "<think> tags: pass reasoning=True (RRM and other thinking judges) or False")
         self.reasoning = bool(detected)
         self.progress = progress
+        # Seconds between progress lines; None: 0.5 in a terminal, 10 where stderr is saved (a
+        # notebook's output, a log), which keeps the saved notebook short.
+        self.progress_interval = None
         self.counts = {"generated": 0, "reused": 0}
         self.fitting = {"skipped": 0, "shortened": 0}  # judgments whose prompt did not fit the context
 
@@ -119,6 +122,9 @@ class Judge:
         self.counts["reused"] += reused
         bar = self._bar(unique, reused, desc)
         missing = list(todo.values())
+        self._warn_cost([requests[i] for i in missing])
+        if bar is not None and hasattr(self.backend, "step_hook"):
+            self.backend.step_hook = self._step_reporter(bar)
         try:
             for chunk in self.backend.stream([requests[i] for i in missing]):
                 done = [(requests[missing[j]], completion) for j, completion in chunk]
@@ -134,9 +140,46 @@ class Judge:
                     bar.update(len(rows))
                     bar.set_postfix(generated=self.counts["generated"], reused=reused, refresh=False)
         finally:
+            if hasattr(self.backend, "step_hook"):
+                self.backend.step_hook = None
             if bar is not None:
                 bar.close()
         return [(k, found[k]) for k in keys]
+
+    def _step_reporter(self, bar):
+        """Progress inside a batch: the backend reports each generation step (``step_hook``);
+        the bar shows the batch's tokens so far, at most every ``mininterval`` seconds, so a long
+        batch shows life in a terminal, in papermill's notebook and in JupyterLab alike."""
+        import time
+
+        last = [time.monotonic()]
+
+        def report(rows: int, step: int, budget: int):
+            now = time.monotonic()
+            if now - last[0] >= bar.mininterval or step == budget:
+                last[0] = now
+                bar.set_postfix_str(f"generated={self.counts['generated']}, this batch: {rows} sequences, "
+                                    f"token {step}/{budget}", refresh=True)
+
+        return report
+
+    def _warn_cost(self, missing: list[Request]) -> None:
+        """Before a long CPU run starts, say roughly how long it may take (an upper bound: every
+        judgment thinking to its budget), from the embedded 135M judge's measured speed here."""
+        b = self.backend
+        if not missing or b.name != "hf" or getattr(getattr(b, "device", None), "type", "cpu") != "cpu":
+            return
+        tokens = sum(r.sampling.max_new_tokens for r in missing)
+        params = sum(p.numel() for p in b.model.parameters()) if hasattr(b, "model") else 135e6
+        rate = 70.0 * 135e6 / max(params, 1.0)  # tokens/s: SmolLM2-135M at batch 16 on 2 cores (NOTES.md)
+        hours = tokens / rate / 3600
+        if hours < 0.25:
+            return
+        print(f"Note: up to {tokens:,} new tokens to generate ({len(missing)} judgments x up to "
+              f"{max(r.sampling.max_new_tokens for r in missing)}); on this CPU, at the ~{rate:.0f} tokens/s a "
+              f"{params / 1e6:.0f}M-parameter model manages, that is up to {hours:.1f} hours (less where judgments "
+              f"stop early). A smaller max_new_tokens or limit, or a GPU, shortens it; what finishes is stored.",
+              file=sys.stderr)
 
     def remember(self, done: list[tuple[Request, Completion]]) -> tuple[list[tuple], int]:
         """Commit ``(request, completion)`` pairs to the store in one transaction: the rows, and
@@ -154,8 +197,11 @@ class Judge:
 
         # Plain text bar: it renders in a terminal and, as stderr lines, in a papermill notebook;
         # a long mininterval keeps the saved notebook short when stderr is not a terminal.
+        interval = self.progress_interval
+        if interval is None:
+            interval = 0.5 if sys.stderr.isatty() else 10
         return tqdm(total=total, initial=reused, desc=desc, unit="completion", file=sys.stderr,
-                    mininterval=0.5 if sys.stderr.isatty() else 10, dynamic_ncols=True,
+                    mininterval=interval, dynamic_ncols=True,
                     postfix={"generated": 0, "reused": reused})
 
     def read(self, key: str, stored: dict) -> Judgment:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -42,7 +43,8 @@ _JUDGE = {
     "base_url": _p(None, str, "openai: server URL, or comma-separated URLs of several servers"),
     "api_key_env": _p("OPENAI_API_KEY", str, "openai: NAME of the env var holding the key (never the key)"),
     "concurrency": _p(16, int, "openai: requests in flight across all servers", minimum=1),
-    "max_new_tokens": _p(8192, int, "completion budget per judgment (the paper: 8192)", minimum=1),
+    "max_new_tokens": _p(None, int, "completion budget per judgment; None = the paper's 8192 for a named judge, "
+                         "the demo's 128 for the embedded CPU judge", minimum=1),
     "temperature": _p(0.6, float, "sampling temperature (the paper: 0.6; 0 = greedy)", minimum=0),
     "top_p": _p(1.0, float, "nucleus sampling (the paper: 1.0)"),
     "reasoning": _p(None, bool, "whether the judge thinks in <think> tags; None = detect from the model"),
@@ -52,7 +54,7 @@ _JUDGE = {
     "too_long": _p("skip", str, "a prompt that leaves the judge less than min(max_new_tokens, context/4) tokens: "
                    "skip it (counted, left out of the accuracy) or shorten both answers alike (marked)",
                    ("skip", "shorten")),
-    "store": _p("runs/judgments.sqlite", str, "SQLite judgment store shared across runs"),
+    "store": _p("runs/judgments.sqlite", str, "SQLite judgment store shared across runs (relative: to the project)"),
     "out_dir": _p(None, str, "run folder; None = runs/<run-id>"),
     "progress": _p(True, bool, "show a progress bar"),
 }
@@ -134,6 +136,33 @@ class ParameterError(ValueError):
     pass
 
 
+# Parameters that name files or folders. A relative one means: relative to where the person who
+# typed it stands (the shell's folder for `rrm`), and inside a notebook, to the project root
+# (JupyterLab runs a notebook in notebooks/, papermill in the shell's folder: one root for both).
+PATH_PARAMS = {"data_path", "pairs_file", "store", "out_dir", "matches", "records", "runs", "sweep"}
+
+
+def resolve_paths(values: dict, base) -> dict:
+    """``values`` with every relative path parameter made absolute against ``base``; ``model``
+    too when it names an existing folder there (else it is a hub id, left as it is)."""
+    base = Path(base)
+    out = dict(values)
+    for name, value in values.items():
+        if name in PATH_PARAMS and isinstance(value, str) and value:
+            out[name] = str(_absolute(value, base))
+        elif name in PATH_PARAMS and isinstance(value, list):
+            out[name] = [str(_absolute(v, base)) if isinstance(v, str) else v for v in value]
+        elif name == "model" and isinstance(value, str) and not Path(value).expanduser().is_absolute() \
+                and (base / value).is_dir():
+            out[name] = str(base / value)
+    return out
+
+
+def _absolute(value: str, base: Path) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
 def _type_ok(value, kind) -> bool:
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if isinstance(value, bool) and bool not in kinds:
@@ -163,7 +192,24 @@ def _coerce(value, p: Param):
     return value
 
 
-def check(notebook: str, values: dict, *, names_before: set | None = None) -> dict:
+def in_notebook(notebook: str, values: dict, names_before: set) -> dict:
+    """A notebook's parameters: checked (``check``), relative paths resolved against the project
+    root (whatever the kernel's folder), and printed so the run says what it runs with."""
+    from rrmlib.paths import project_root
+
+    p = check(notebook, values, names_before=names_before, base=project_root())
+    given = {k for k in values if k not in names_before and k in SPECS[notebook]}
+    width = max(map(len, p))
+    lines = [f"{k:<{width}}  {v!r}" + ("" if k in given else "  (default)") for k, v in p.items()]
+    print(f"{notebook} parameters (set any in the parameters cell, or with papermill/rrm -p):\n" + "\n".join(lines))
+    if "max_new_tokens" in p and "max_new_tokens" not in given and embedded_judge(p):
+        print(f"\nThe embedded CPU judge (no model given) runs on the demo's budget, {EMBEDDED_BUDGET} new tokens, so "
+              f"that the run ends in minutes; the paper's {PAPER_BUDGET} would take hours here. Set max_new_tokens "
+              f"to change it (meta.json records it as a departure from the paper's protocol).")
+    return p
+
+
+def check(notebook: str, values: dict, *, names_before: set | None = None, base=None) -> dict:
     """The notebook's parameters from ``values`` (e.g. ``globals()``), checked.
 
     ``names_before`` is the set of global names that existed before the parameters cell: any
@@ -191,7 +237,19 @@ def check(notebook: str, values: dict, *, names_before: set | None = None) -> di
             raise ParameterError(f"{notebook}: parameter {name!r} must be >= {p.minimum}, got {value!r}")
         out[name] = float(value) if p.kind is float else value
     _check_secrets(notebook, out)
-    return out
+    if out.get("max_new_tokens", 0) is None:
+        # The paper's budget for a named judge; the demo's for the embedded CPU judge, which needs
+        # minutes at that budget where the paper's would take hours (and says so when it runs).
+        out["max_new_tokens"] = EMBEDDED_BUDGET if embedded_judge(out) else PAPER_BUDGET
+    return resolve_paths(out, base) if base is not None else out
+
+
+PAPER_BUDGET, EMBEDDED_BUDGET = 8192, 128
+
+
+def embedded_judge(p: dict) -> bool:
+    """Whether the parameters name no model, so the hf backend runs the embedded SmolLM2."""
+    return p.get("model") is None and p.get("backend") == "hf"
 
 
 # Prefixes of API keys and tokens as providers issue them (OpenAI, Hugging Face, Groq, GitHub,

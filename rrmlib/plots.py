@@ -29,6 +29,30 @@ def setup(*, context: str = "paper") -> None:
     })
 
 
+def show(files, close=None) -> None:
+    """Show a saved figure in the notebook (its PNG: the file that was written, not a second
+    rendering), so JupyterLab and the executed notebook both show it inline; ``close`` the
+    matplotlib figure it came from, which is then done with."""
+    if close is not None:
+        import matplotlib.pyplot as plt
+
+        plt.close(close)
+    png = next((Path(f) for f in files if str(f).endswith(".png")), None)
+    if png is None:
+        return
+    try:
+        from IPython.display import Image, display
+    except ImportError:
+        return
+    display(Image(filename=str(png)))
+
+
+def close_all() -> None:
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
 def savefig(fig, path, formats=FORMATS) -> list[Path]:
     """Save ``fig`` as ``path`` with each suffix in ``formats``; returns the files written."""
     path = Path(path)

@@ -94,6 +94,13 @@ def _alive(pid: str) -> bool:
     return True
 
 
+def runs_dir() -> Path:
+    """``runs/`` under the project root: every run folder, the store and the sweeps' indexes."""
+    from rrmlib.paths import project_root
+
+    return project_root() / "runs"
+
+
 def run_id(notebook: str, params: dict) -> str:
     """``<notebook>-<dataset>[-r<round>]-<hash of the parameters>``: readable and unique."""
     what = {k: v for k, v in sorted(params.items()) if k not in _PLACEMENT}
@@ -149,14 +156,15 @@ class RunDir:
 
     @classmethod
     def start(cls, notebook: str, params: dict) -> "RunDir":
-        """The run folder for checked parameters: ``out_dir``, else ``runs/<run-id>``."""
-        path = params.get("out_dir") or Path("runs") / run_id(notebook, params)
+        """The run folder for checked parameters: ``out_dir``, else ``runs/<run-id>`` under the
+        project root (the same folder whether the notebook runs in JupyterLab, papermill or rrm)."""
+        path = params.get("out_dir") or runs_dir() / run_id(notebook, params)
         return cls(path, notebook, params)
 
     def __init__(self, path, notebook: str, params: dict):
         self.path = Path(path)
         self.id = self.path.name
-        self.figures = Path("figures") / self.id  # where this run's figures go
+        self.figures = self.path / "figures"  # a run's figures live with the run
         self.path.mkdir(parents=True, exist_ok=True)
         # This run now owns the folder: until its own meta.json lands, the folder is not complete
         # (an older run's meta.json beside this run's half-done files would vouch for them).

@@ -55,6 +55,22 @@ def thinking_model_dir(tmp_path_factory, tiny_model_dir):
     return folder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _project_root_outside_the_checkout(tmp_path_factory):
+    """Runs that use the default folders (runs/, the store) write under $RRM_ROOT: a folder of
+    the test session, never the checkout. Tests that look at those folders set RRM_ROOT
+    themselves (to their working folder)."""
+    import os
+
+    old = os.environ.get("RRM_ROOT")
+    os.environ["RRM_ROOT"] = str(tmp_path_factory.mktemp("project-root"))
+    yield
+    if old is None:
+        os.environ.pop("RRM_ROOT", None)
+    else:
+        os.environ["RRM_ROOT"] = old
+
+
 @pytest.fixture(autouse=True)
 def _quiet_tokenizers(monkeypatch):
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")

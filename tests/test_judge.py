@@ -94,3 +94,20 @@ def test_tie_pairs_are_carried(tmp_path, tiny_backend):
     judge = Judge(tiny_backend, JudgmentStore(tmp_path / "s.sqlite"), SAMPLING, progress=False)
     res = judge.judge_pairs([Pair("t", "q", "a", "b", "s", tie=True)])
     assert res["tie"].tolist() == [True]
+
+
+def test_progress_moves_inside_a_batch(tmp_path, tiny_model_dir, capsys):
+    """One batch of 4 judgments, 24 tokens each: before any completion is done, the bar already
+    shows the batch's tokens, step by step (issue 12: no more "0/24" for minutes)."""
+    from rrmlib.backends import make_backend
+    from rrmlib.store import JudgmentStore
+
+    judge = Judge(make_backend("hf", model=str(tiny_model_dir), batch_size=4), JudgmentStore(tmp_path / "s.sqlite"),
+                  Sampling(temperature=0.6, max_new_tokens=24), reasoning=False)
+    judge.progress_interval = 0  # every step (the default shows one line per 10 s where output is saved)
+    judge.judge([(f"q{i}", "a", "b", 0) for i in range(4)])
+    err = capsys.readouterr().err
+    steps = [line for line in err.replace("\r", "\n").splitlines() if "this batch: 4 sequences" in line]
+    assert any("token 1/24" in line and " 0/4 " in line for line in steps)  # moving before any completion
+    assert any("token 12/24" in line for line in steps) and any("token 24/24" in line for line in steps)
+    assert judge.backend.step_hook is None  # unset after the run

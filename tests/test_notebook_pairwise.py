@@ -6,6 +6,8 @@ import jupytext
 import papermill
 import pytest
 
+from rrmlib.cli import notebook_source
+
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
@@ -13,7 +15,7 @@ pytestmark = pytest.mark.slow
 def run(tmp_path, name, **params):
     out_dir = tmp_path / name
     out_dir.mkdir(parents=True, exist_ok=True)
-    nb = jupytext.read(ROOT / "notebooks" / "pairwise.py")
+    nb = notebook_source("pairwise")
     papermill.execute_notebook(nb, str(out_dir / "pairwise.ipynb"), parameters={"out_dir": str(out_dir), **params},
                                kernel_name="python3", cwd=str(tmp_path), progress_bar=False)
     return out_dir
@@ -66,7 +68,7 @@ def test_unknown_parameter_fails_the_run(tmp_path, tiny_model_dir):
 
 def test_committed_ipynb_matches_py_and_is_stripped():
     ipynb = jupytext.read(ROOT / "notebooks" / "pairwise.ipynb")
-    py = jupytext.read(ROOT / "notebooks" / "pairwise.py")
+    py = notebook_source("pairwise")
     assert [(c.cell_type, c.source) for c in ipynb.cells] == [(c.cell_type, c.source) for c in py.cells]
     assert all(not c.get("outputs") and not c.get("execution_count") for c in ipynb.cells if c.cell_type == "code")
     tagged = [c for c in ipynb.cells if "parameters" in c.metadata.get("tags", [])]

@@ -24,6 +24,7 @@ from rrmlib.data import load_candidates
 from rrmlib.judge import Judge
 from rrmlib.store import JudgmentStore
 from rrmlib.tournament import load_elo_merged_results
+from rrmlib.cli import notebook_source
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -46,7 +47,7 @@ def needs(path: Path) -> Path:
 def run(tmp, notebook, name, **params):
     out_dir = tmp / name
     out_dir.mkdir(parents=True, exist_ok=True)
-    nb = jupytext.read(ROOT / "notebooks" / f"{notebook}.py")
+    nb = notebook_source(notebook)
     papermill.execute_notebook(nb, str(out_dir / f"{notebook}.ipynb"), parameters={"out_dir": str(out_dir), **params},
                                kernel_name="python3", cwd=str(tmp), progress_bar=False)
     return out_dir
@@ -275,7 +276,7 @@ def test_knockout_replay_scores_the_papers_picks(tmp_path):
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_committed_ipynb_matches_py_and_is_stripped(notebook):
     ipynb = jupytext.read(ROOT / "notebooks" / f"{notebook}.ipynb")
-    py = jupytext.read(ROOT / "notebooks" / f"{notebook}.py")
+    py = notebook_source(notebook)
     assert [(c.cell_type, c.source) for c in ipynb.cells] == [(c.cell_type, c.source) for c in py.cells]
     assert all(not c.get("outputs") and not c.get("execution_count") for c in ipynb.cells if c.cell_type == "code")
     assert len([c for c in ipynb.cells if "parameters" in c.metadata.get("tags", [])]) == 1

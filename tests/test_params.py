@@ -10,7 +10,26 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_defaults_pass():
-    assert check("pairwise", {}) == {k: (float(v) if isinstance(v, float) else v) for k, v in defaults("pairwise").items()}
+    want = {k: (float(v) if isinstance(v, float) else v) for k, v in defaults("pairwise").items()}
+    assert check("pairwise", {}) == {**want, "max_new_tokens": 128}  # the embedded judge's budget
+
+
+def test_budget_is_the_papers_for_a_named_judge_and_the_demos_for_the_embedded_one():
+    assert check("pairwise", {"model": "org/judge"})["max_new_tokens"] == 8192
+    assert check("pairwise", {"backend": "openai", "base_url": "http://h/v1", "model": "m"})["max_new_tokens"] == 8192
+    assert check("pairwise", {})["max_new_tokens"] == 128
+    assert check("pairwise", {"max_new_tokens": 512})["max_new_tokens"] == 512
+
+
+def test_relative_paths_resolve_against_the_given_base(tmp_path):
+    (tmp_path / "models" / "mine").mkdir(parents=True)
+    p = check("pairwise", {"data_path": "data/x.parquet", "store": "runs/j.sqlite", "model": "models/mine",
+                           "out_dir": "/abs/out"}, base=tmp_path)
+    assert p["data_path"] == str(tmp_path / "data/x.parquet") and p["store"] == str(tmp_path / "runs/j.sqlite")
+    assert p["model"] == str(tmp_path / "models/mine") and p["out_dir"] == "/abs/out"
+    assert check("pairwise", {"model": "org/hub-model"}, base=tmp_path)["model"] == "org/hub-model"
+    assert check("elo_accuracy", {"matches": ["a/m.parquet", "/b.json"]}, base=tmp_path)["matches"] == \
+        [str(tmp_path / "a/m.parquet"), "/b.json"]
 
 
 def test_unknown_injected_name_is_refused():
@@ -50,13 +69,15 @@ def test_cli_values_and_files(tmp_path):
 
 
 @pytest.mark.parametrize("notebook", sorted(SPECS))
-def test_notebook_parameters_cell_matches_spec(notebook):
-    """The notebook's parameters cell and rrmlib.params declare the same names and defaults."""
+def test_defaults_live_in_one_place(notebook):
+    """The notebook's parameters cell assigns nothing: the defaults are rrmlib.params.SPECS alone,
+    so editing or saving the notebook cannot make papermill and `rrm run` disagree. The cell is
+    there for papermill's injection and for a person to set a parameter."""
     src = (ROOT / "notebooks" / f"{notebook}.py").read_text()
+    assert src.count('# %% tags=["parameters"]\n') == 1
     cell = src.split('# %% tags=["parameters"]\n', 1)[1].split("\n# %%", 1)[0]
-    declared = {node.targets[0].id: ast.literal_eval(node.value)
-                for node in ast.parse(cell).body if isinstance(node, ast.Assign)}
-    assert declared == defaults(notebook)
+    assert ast.parse(cell).body == []  # comments only
+    assert f'rrmlib.params.in_notebook("{notebook}", globals(), _names_before)' in src
 
 
 @pytest.mark.parametrize("values,message", [
@@ -123,4 +144,5 @@ def test_words_that_are_not_booleans_are_still_refused():
 
 def test_cli_and_papermill_spellings_agree():
     for typed in ("false", "False", "none", "None", "true"):
-        assert merged_params("pairwise", [], [("reasoning", typed)]) == check("pairwise", {"reasoning": typed})
+        assert merged_params("pairwise", [], [("reasoning", typed)]) == check("pairwise", {"reasoning": typed},
+                                                                              base=Path.cwd())

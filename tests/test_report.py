@@ -9,7 +9,6 @@ best-of-N on the demo candidate sets (round robin, ratings, knockout).
 import json
 from pathlib import Path
 
-import jupytext
 import numpy as np
 import pandas as pd
 import papermill
@@ -19,6 +18,7 @@ import pytest
 
 from rrmlib import report
 from rrmlib.paper import PUBLISHED
+from rrmlib.cli import notebook_source
 
 ROOT = Path(__file__).resolve().parents[1]
 LLMBAR = ROOT.parent / "shared" / "data" / "llmbar" / "Natural.json"
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 def run(tmp, notebook, name, **params):
     out_dir = tmp / name
     out_dir.mkdir(parents=True, exist_ok=True)
-    nb = jupytext.read(ROOT / "notebooks" / f"{notebook}.py")
+    nb = notebook_source(notebook)
     papermill.execute_notebook(nb, str(out_dir / f"{notebook}.ipynb"), parameters={"out_dir": str(out_dir), **params},
                                kernel_name="python3", cwd=str(tmp), progress_bar=False)
     return out_dir

@@ -12,6 +12,13 @@ from rrmlib.params import ParameterError
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def in_root(folder) -> dict:
+    """The environment of an `rrm` run whose project root (runs/, the store) is ``folder``."""
+    import os
+
+    return {**os.environ, "RRM_ROOT": str(folder)}
+
+
 def test_grid_and_runs_expand(tmp_path):
     f = tmp_path / "s.yaml"
     f.write_text("notebook: pairwise\nparameters: {limit: 2}\ngrid: {order: [shuffle, both], votes: [1, 3]}\n"
@@ -83,12 +90,12 @@ def test_sweep_runs_missing_then_nothing(tmp_path, tiny_model_dir):
     f.write_text(f"notebook: pairwise\nparameters: {{model: {str(tiny_model_dir)!r}, limit: 2, max_new_tokens: 4, "
                  f"store: {str(tmp_path / 'j.sqlite')!r}}}\ngrid: {{order: [fixed, both]}}\n")
     rrm = [sys.executable, "-m", "rrmlib.cli", "sweep", str(f)]
-    first = subprocess.run(rrm, cwd=tmp_path, capture_output=True, text=True)
+    first = subprocess.run(rrm, cwd=tmp_path, capture_output=True, text=True, env=in_root(tmp_path))
     assert first.returncode == 0, first.stderr
     assert "2 run, 0 already complete, 0 failed" in first.stdout
     assert len(list((tmp_path / "runs").glob("*/meta.json"))) == 2
-    second = subprocess.run(rrm, cwd=tmp_path, capture_output=True, text=True)
-    assert second.returncode == 0 and "0 run, 2 already complete" in second.stdout
+    second = subprocess.run(rrm, cwd=tmp_path, capture_output=True, text=True, env=in_root(tmp_path))
+    assert second.returncode == 0 and "nothing to run: all 2 configurations are complete" in second.stdout
 
 
 def run_folder(cwd: Path, notebook: str, params: dict) -> Path:
@@ -114,14 +121,15 @@ def test_sweep_survives_a_dead_kernel_reports_it_and_reruns_it(tmp_path, tiny_mo
     f.write_text(yaml.safe_dump({"notebook": "pairwise", "parameters": base, "grid": {"order": ["fixed", "both"]}}))
     dead, alive = (run_folder(tmp_path, "pairwise", {**base, "order": o}) for o in ("fixed", "both"))
     rrm = [sys.executable, "-m", "rrmlib.cli", "sweep", str(f)]
-    sweep = subprocess.Popen(rrm, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sweep = subprocess.Popen(rrm, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=in_root(tmp_path))
     deadline, killed = time.monotonic() + 180, None
     try:
         while killed is None:
             assert sweep.poll() is None and time.monotonic() < deadline, "the run ended before its kernel was killed"
             nb = dead / "pairwise.ipynb"
             # Its first cells ran (the output, not the source, names the folder): the kernel is busy.
-            if nb.exists() and f"run folder: {dead.relative_to(tmp_path)}" in nb.read_text(errors="replace"):
+            if nb.exists() and f"run folder: {dead}" in nb.read_text(errors="replace"):
                 kernels = [c for c in psutil.Process(sweep.pid).children() if "ipykernel" in " ".join(c.cmdline())]
                 if kernels:
                     kernels[0].kill()
@@ -138,7 +146,7 @@ def test_sweep_survives_a_dead_kernel_reports_it_and_reruns_it(tmp_path, tiny_mo
     assert "DeadKernelError" in (dead / "FAILED").read_text() and (dead / "pairwise.ipynb").exists()
     assert not (dead / "meta.json").exists()
 
-    again = subprocess.run(rrm, cwd=tmp_path, capture_output=True, text=True)
+    again = subprocess.run(rrm, cwd=tmp_path, capture_output=True, text=True, env=in_root(tmp_path))
     assert again.returncode == 0, again.stderr[-3000:]
     assert "sweep: 1 run, 1 already complete, 0 failed" in again.stdout
     assert is_complete(dead) and not (dead / "FAILED").exists()
@@ -162,7 +170,7 @@ def test_limit_zero_is_an_error_and_a_failed_run_is_marked(tmp_path, tiny_model_
     argv = [sys.executable, "-m", "rrmlib.cli", "run", notebook]
     for k, v in params.items():
         argv += ["-p", k, str(v)]
-    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True)
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, env=in_root(tmp_path))
     assert done.returncode == 1 and message in done.stderr, done.stderr[-3000:]
     assert "marked FAILED" in done.stderr
     assert sorted(p.name for p in folder.iterdir()) == ["FAILED", f"{notebook}.ipynb"]
@@ -172,7 +180,7 @@ def test_limit_zero_is_an_error_and_a_failed_run_is_marked(tmp_path, tiny_model_
     f = tmp_path / "s.yaml"
     f.write_text(yaml.safe_dump({"notebook": notebook, "parameters": params}))
     swept = subprocess.run([sys.executable, "-m", "rrmlib.cli", "sweep", str(f)], cwd=tmp_path, capture_output=True,
-                           text=True)
+                           text=True, env=in_root(tmp_path))
     assert swept.returncode == 1 and "sweep: 0 run, 0 already complete, 1 failed" in swept.stdout, swept.stderr
 
 
@@ -190,7 +198,7 @@ def test_the_cpu_paper_sweep_twice_then_its_report(tmp_path, tiny_model_dir):
 
     if not (SHARED / "llmbar").exists() or not (SHARED / "qwen25-math").exists():
         pytest.skip(f"needs the shared evaluation data at {SHARED} (absent in a fresh clone)")
-    env = {**os.environ, "RRM_DATA": str(SHARED), "TOKENIZERS_PARALLELISM": "false"}
+    env = {**in_root(tmp_path), "RRM_DATA": str(SHARED), "TOKENIZERS_PARALLELISM": "false"}
     sweep_file = str(ROOT / "params" / "sweeps" / "paper-cpu.yaml")
     rrm = [sys.executable, "-m", "rrmlib.cli"]
     judge = ["-p", "model", str(tiny_model_dir), "-p", "max_new_tokens", "4"]

@@ -66,8 +66,21 @@ class _SeededSampler:
         return out.scatter_(-1, pick, 0.0)
 
 
+class _StepReporter:
+    """Logits processor that changes nothing and reports each generation step to ``hook``."""
+
+    def __init__(self, hook, rows: int, budget: int):
+        self.hook, self.rows, self.budget, self.step = hook, rows, budget, 0
+
+    def __call__(self, input_ids, scores):
+        self.step += 1
+        self.hook(self.rows, self.step, self.budget)
+        return scores
+
+
 class HFBackend(RendersChatTemplate, Backend):
     name = "hf"
+    step_hook = None  # set by the judge: called (rows, step, budget) at each generation step
 
     def __init__(self, model: str | None = None, *, device: str = "auto", dtype: str = "auto",
                  batch_size: int = 16, max_batch_tokens: int | str | None = "auto", sort_by_length: bool = True):
@@ -177,6 +190,8 @@ class HFBackend(RendersChatTemplate, Backend):
                     do_sample=False, max_new_tokens=sampling.max_new_tokens,
                     pad_token_id=self.tokenizer.pad_token_id, eos_token_id=sorted(self.eos_ids))
                 processors = LogitsProcessorList()
+                if self.step_hook is not None:
+                    processors.append(_StepReporter(self.step_hook, len(batch), sampling.max_new_tokens))
                 if sampling.temperature > 0:
                     processors.append(_SeededSampler(sampling.temperature, sampling.top_p,
                                                      [requests[i].request_seed() for i in batch]))

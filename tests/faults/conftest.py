@@ -268,9 +268,9 @@ def faults_proxy(faults_server):
 # --- Kills and two writers (test_kills.py, test_two_writers.py): `rrm` as a user runs it --------
 
 class FaultsRrm:
-    """``rrm`` (``python -m rrmlib.cli``) in a subprocess, in a working folder of its own, so its
-    default store (``runs/judgments.sqlite``), run folders (``runs/<run-id>``) and figures are
-    that folder's. The suite's small runs: the tiny model, a few pairs or candidate sets, batches
+    """``rrm`` (``python -m rrmlib.cli``) in a subprocess, in a working folder of its own that is
+    also its project root (``RRM_ROOT``), so its default store (``runs/judgments.sqlite``) and
+    run folders (``runs/<run-id>``) are that folder's. The suite's small runs: the tiny model, a few pairs or candidate sets, batches
     of 2 so a run commits several times."""
 
     EXPECTED_ROWS = {"pairwise": 6, "knockout": 9}  # 6 pairs, one order; 3 sets x 3 knockout matches
@@ -312,7 +312,8 @@ class FaultsRrm:
         started = []
         for argv, cwd, kill_at in jobs:
             out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
-            proc = subprocess.Popen(argv, cwd=cwd, env=self.env(kill_at), stdout=out, stderr=err)
+            proc = subprocess.Popen(argv, cwd=cwd, env={**self.env(kill_at), "RRM_ROOT": str(cwd)}, stdout=out,
+                                    stderr=err)
             started.append((argv, proc, out, err))
         done = []
         deadline = time.monotonic() + timeout
@@ -333,7 +334,8 @@ class FaultsRrm:
 
     def popen(self, argv: list[str], cwd: Path, log: Path):
         out = open(log, "wb")
-        proc = subprocess.Popen(argv, cwd=cwd, env=self.env(), stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(argv, cwd=cwd, env={**self.env(), "RRM_ROOT": str(cwd)}, stdout=out,
+                                stderr=subprocess.STDOUT)
         out.close()
         return proc
 

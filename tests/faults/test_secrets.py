@@ -121,15 +121,15 @@ def test_the_pairwise_notebook_run_leaves_the_key_nowhere(key, faults_proxy, fau
                                                           tmp_path, caplog, capfd):
     """The notebook as a user runs it (papermill, the openai backend); the kernel inherits the
     environment, and so the key's variable."""
-    jupytext = pytest.importorskip("jupytext")
     papermill = pytest.importorskip("papermill")
+    from rrmlib.cli import notebook_source
     caplog.set_level(logging.DEBUG)
     proxy = faults_proxy(require_key=key)
     out_dir, store = tmp_path / "run", tmp_path / "store" / "judgments.sqlite"
     out_dir.mkdir()
     params = dict(backend="openai", base_url=proxy.url, model=str(faults_model_dir), api_key_env=KEY_ENV,
                   reasoning=False, limit=4, max_new_tokens=8, temperature=0.0, store=str(store), out_dir=str(out_dir))
-    papermill.execute_notebook(jupytext.read(ROOT / "notebooks" / "pairwise.py"), str(out_dir / "pairwise.ipynb"),
+    papermill.execute_notebook(notebook_source("pairwise"), str(out_dir / "pairwise.ipynb"),
                                parameters=params, kernel_name="python3", cwd=str(tmp_path), progress_bar=False,
                                log_output=True)  # the cells' output goes to the log too
     meta = json.loads((out_dir / "meta.json").read_text())
