@@ -1,6 +1,6 @@
 """JupyterLab in a real browser (issue 12): `make test-lab`, outside `make test`.
 
-A clone of this repository (with the git filter `make` installs) is served by JupyterLab;
+A clone of this repository (its .ipynb generated as `make` does) is served by JupyterLab;
 headless Chromium from the system's packages (`apt-get install chromium`), driven by Playwright
 from PyPI, opens notebooks/pairwise.ipynb, runs every cell with the notebook's defaults (the
 embedded CPU judge on the demo set, on the demo's budget: a minute or two), checks that the
@@ -42,7 +42,7 @@ def lab(tmp_path):
         pytest.fail("no chromium: apt-get install -y chromium")
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", "--local", str(ROOT), str(clone)], check=True)
-    subprocess.run(["make", "-s", "-C", str(clone), "git-filters", f"PY={sys.executable}"], check=True)
+    subprocess.run(["make", "-s", "-C", str(clone), "notebooks", f"PY={sys.executable}"], check=True)
     port, token = free_port(), secrets.token_hex(16)
     env = {**os.environ, "RRM_ROOT": str(clone), "TOKENIZERS_PARALLELISM": "false"}
     log = open(tmp_path / "jupyterlab.log", "wb")
