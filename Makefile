@@ -45,7 +45,7 @@ test-lab: $(LAB_STAMP) notebooks
 # The .ipynb of every notebook, from its tracked .py (jupytext pairs them: jupytext.toml). Run by
 # `make setup`; again after editing a .py outside JupyterLab (JupyterLab keeps the pair in step).
 notebooks:
-	$(PY) -m jupytext --sync --quiet notebooks/*.py
+	$(PY) -m rrmlib.notebook_files notebooks/*.py
 
 clean:
 	rm -rf runs .pytest_cache

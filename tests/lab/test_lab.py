@@ -75,9 +75,11 @@ def test_run_all_renders_table_and_figure_and_leaves_git_clean(lab):
         browser = pw.chromium.launch(executable_path=lab["chromium"], headless=True, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{lab['url']}/lab/tree/notebooks/pairwise.ipynb?token={lab['token']}")
-        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'], "
-                               "[data-status='idle'].jp-Notebook-ExecutionIndicator", timeout=120_000)
+        # Loaded: every cell rendered and the kernel started and idle (the status bar says so).
+        page.wait_for_function("() => document.querySelectorAll('.jp-NotebookPanel .jp-Cell').length >= 10",
+                               timeout=120_000)
+        page.wait_for_selector(".jp-StatusBar-Widget:has-text('Idle')", timeout=180_000)
+        time.sleep(3)  # anything that would mark it changed on opening has happened by now
         page.screenshot(path=str(shots / "1-opened.png"))
         # Opening it must not mark it changed (the tab shows no unsaved-changes dot).
         assert page.locator(".jp-mod-current.jp-mod-dirty").count() == 0
