@@ -111,3 +111,20 @@ def test_progress_moves_inside_a_batch(tmp_path, tiny_model_dir, capsys):
     assert any("token 1/24" in line and " 0/4 " in line for line in steps)  # moving before any completion
     assert any("token 12/24" in line for line in steps) and any("token 24/24" in line for line in steps)
     assert judge.backend.step_hook is None  # unset after the run
+
+
+def test_a_long_cpu_run_says_what_it_may_cost_before_it_starts(tmp_path, tiny_model_dir, capsys):
+    from rrmlib.backends import Request
+    from rrmlib.backends.base import as_messages
+    from rrmlib.prompts import rrm_messages
+
+    judge = Judge(make_backend("hf", model=str(tiny_model_dir)), JudgmentStore(tmp_path / "s.sqlite"),
+                  Sampling(max_new_tokens=8192), reasoning=False, progress=False)
+    params = sum(p.numel() for p in judge.backend.model.parameters())
+    many = [Request(as_messages(rrm_messages(f"q{i}", "a", "b")), judge.sampling, 0) for i in range(3000)]
+    judge._warn_cost(many)
+    err = capsys.readouterr().err
+    rate = 70.0 * 135e6 / params  # the documented rule: SmolLM2-135M's speed here, scaled by size
+    assert f"up to {3000 * 8192:,} new tokens" in err and f"up to {3000 * 8192 / rate / 3600:.1f} hours" in err
+    judge._warn_cost(many[:2])  # a short run says nothing
+    assert capsys.readouterr().err == ""

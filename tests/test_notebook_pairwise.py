@@ -140,3 +140,31 @@ def test_rewardbench_run_reports_the_overall_as_its_score(tmp_path, tiny_model_d
     # The paper's rule is shown beside the lenient one, from the same completions.
     assert set(m["verdict_rules"]) == {"paper", "lenient"}
     assert m["verdict_rules"]["lenient"]["score"] == pytest.approx(m["score"])
+
+
+# --- JupyterLab as a place to work (issue 12) -----------------------------------------------------
+
+def test_figures_and_tables_render_in_the_notebook(runs):
+    first, _ = runs
+    nb = json.loads((first / "pairwise.ipynb").read_text())
+    data = [o.get("data", {}) for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "display_data"
+            or o.get("output_type") == "execute_result"]
+    assert any("image/png" in d for d in data)  # the figure, shown inline
+    assert sum("<table" in "".join(d.get("text/html", "")) for d in data) >= 2  # tables rendered as tables
+    figures = json.loads((first / "meta.json").read_text())["figures"]
+    assert all(Path(f).parent == first / "figures" for f in figures)  # the run's figures live with the run
+
+
+def test_paths_are_the_projects_whatever_the_working_folder(tmp_path, tiny_model_dir, monkeypatch):
+    """JupyterLab runs a notebook in notebooks/: its run folder, figures and store must still be
+    the project's (runs/ under the root), not notebooks/runs/."""
+    root = tmp_path / "project"
+    (root / "notebooks").mkdir(parents=True)
+    monkeypatch.setenv("RRM_ROOT", str(root))
+    papermill.execute_notebook(notebook_source("pairwise"), str(tmp_path / "out.ipynb"), kernel_name="python3",
+                               parameters=dict(model=str(tiny_model_dir), limit=2, max_new_tokens=4),
+                               cwd=str(root / "notebooks"), progress_bar=False)
+    [run] = list((root / "runs").glob("pairwise-demo-*"))
+    assert (run / "meta.json").exists() and (run / "figures" / "accuracy_by_subset.png").exists()
+    assert (root / "runs" / "judgments.sqlite").exists()
+    assert list((root / "notebooks").iterdir()) == []

@@ -52,3 +52,16 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in readme and "make demo" in readme
     assert [line for line in ci.splitlines() if line and not line.startswith(("#", "set ", "cd "))] == ["make test"]
+
+
+def test_make_lab_passes_allow_root_as_root():
+    import os
+    import shutil
+
+    if shutil.which("make") is None:
+        import pytest
+
+        pytest.skip("needs make")
+    out = subprocess.run(["make", "-n", "lab", "LAB_STAMP=Makefile"], cwd=ROOT, capture_output=True, text=True).stdout
+    line = next(l for l in out.splitlines() if "jupyter lab" in l)
+    assert ("--allow-root" in line) == (os.geteuid() == 0)
