@@ -40,7 +40,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from rrmlib import metrics, plots
-from rrmlib.data import load_pairs
+from rrmlib.data import load_pairs, select_pairs
 from rrmlib.judge import Judge
 from rrmlib.runs import RunDir
 
@@ -52,15 +52,21 @@ print("run folder:", run.path)
 
 # %%
 # Only the options a run sets are passed, so a dataset without rounds or files is not offered them.
-load_options = {"round": P["round"], "path": P["data_path"], "pairs_file": P["pairs_file"], "seed": P["pairs_seed"]}
+load_options = {"round": P["round"], "path": P["data_path"], "pairs_file": P["pairs_file"], "seed": P["pairs_seed"],
+                "fields": P["fields"], "labels": P["labels"], "other_labels": P["other_labels"]}
 load_options = {k: v for k, v in load_options.items() if v is not None and (k, v) != ("round", 1)}
-pairs = load_pairs(P["dataset"], **load_options)
-if P["limit"] is not None:
-    pairs = pairs[: P["limit"]]
+# Then the subsets asked for, a sample stratified by subset (seeded by `seed`), the first `limit`.
+pairs = select_pairs(load_pairs(P["dataset"], **load_options), subsets=P["subsets"], sample=P["sample"],
+                     seed=P["seed"], limit=P["limit"])
 if not pairs:  # an empty run would look like a successful one
     raise ValueError(f"no pairs to judge: {P['dataset']!r} with {load_options or 'its defaults'} and limit={P['limit']} "
                      "selects none")
-print(f"{len(pairs)} pairs from {P['dataset']!r}")
+# JudgeBench and RM-Bench data are scored as their authors score them (rrmlib.scoring).
+scoring = P["scoring"] or pairs.scoring
+loaded = {"dataset": P["dataset"], **pairs.loaded, "scoring": scoring}  # for meta.json
+print(f"{len(pairs)} pairs from {P['dataset']!r}" + (f", scored by {scoring}'s rule" if scoring else ""))
+if "labels" in loaded:  # a file read by its label column: every value, and the rows kept as ties
+    print("label values:", loaded["labels"], "| ties:", loaded["ties"], "| outside labels:", loaded["unmapped_labels"])
 pd.Series([p.subset for p in pairs]).value_counts().rename("pairs").to_frame()
 
 # %% [markdown]
@@ -84,11 +90,11 @@ print("completions:", judge.counts)
 # Undecided pairs (no majority verdict) are scored by the `unparseable` policy; the table shows
 # how many there were and how many completions hit the token limit, whatever the policy. The
 # headline `score` is the accuracy over pairs, except on RewardBench, where it is the plain mean
-# of the four section scores (the paper's number); the mean over pairs stays in the table as
-# `all`.
+# of the four section scores (the paper's number), and on JudgeBench and RM-Bench, where it is
+# their authors' score (next section); the mean over pairs stays in the table as `all`.
 
 # %%
-M = metrics.metrics(results, P["unparseable"], seed=P["seed"])
+M = metrics.metrics(results, P["unparseable"], seed=P["seed"], scoring=scoring)
 for warning in M["warnings"]:  # in the saved notebook, the terminal and metrics.json alike
     display(Markdown(f"**Warning:** {warning}"))
     print("WARNING:", warning, file=sys.stderr)
@@ -106,6 +112,29 @@ if "position_consistency" in M:
     print("position consistency:", M["position_consistency"], f"over {M['pairs_compared']} pairs")
 if "voting_curve" in M:
     display(pd.Series(M["voting_curve"], name="accuracy").rename_axis("votes").round(3).to_frame())
+
+# %% [markdown]
+# ## The benchmark's own score
+#
+# JudgeBench and RM-Bench are scored as their authors score them, and that is the headline
+# `score`. JudgeBench: each pair judged in both orders is right when its two decisions name the
+# right response more often than the wrong one (a tie or an inconsistent pair is not right), per
+# source. RM-Bench: each prompt's 3x3 matrix of chosen style against rejected style, as easy
+# (chosen fancier), normal (same style) and hard (chosen plainer) accuracy per domain.
+
+# %%
+if "judgebench" in M:
+    jb = M["judgebench"]
+    display(pd.DataFrame.from_dict({**jb["sources"], "Overall": jb["overall"]}, orient="index")[
+        ["accuracy", "pairs", "correct", "incorrect", "tie"]].rename_axis("JudgeBench").round(4))
+    print("orders shown:", jb["orders"], "|", jb.get("consistency", ""))
+elif "rm_bench" in M:
+    rmb = M["rm_bench"]
+    rows = {d: {k: v[k] for k in ("easy", "normal", "hard", "score", "prompts")} for d, v in rmb["domains"].items()}
+    rows["Overall"] = {k: rmb[k] for k in ("easy", "normal", "hard", "score", "prompts")}
+    display(pd.DataFrame.from_dict(rows, orient="index").rename_axis("RM-Bench").round(4))
+else:
+    print(f"no benchmark rule for these pairs: the headline is the {M['score_name']}")
 
 # %% [markdown]
 # ## How much the judge writes
@@ -134,10 +163,41 @@ plots.show(figures, close=fig)
 print("figures:", *map(str, figures))
 
 # %% [markdown]
+# ## Thinking budgets
+#
+# With `think_budgets` (e.g. `512,1024,2048,4096,8192`), the judge thinks once, at
+# `max_new_tokens`; for each smaller budget the thought is cut after that many tokens, closed as
+# the template closes a thought, and only the verdict is generated. Beside it, the same
+# completions scored as if cut off at the budget (the paper's scoring of a thought the limit cut:
+# 0.5). Each forced verdict is stored under its own key: a rerun with another budget generates
+# only that budget's verdicts.
+
+# %%
+budget_rows = None
+if P["think_budgets"] is not None:
+    from rrmlib import budgets
+
+    budget_rows = budgets.judge_budgets(judge, pairs, budgets=P["think_budgets"], order=P["order"], votes=P["votes"],
+                                        seed=P["seed"], verdict_tokens=P["verdict_tokens"], close=P["think_close"])
+    M["think_budgets"] = budgets.budget_metrics(budget_rows, P["unparseable"], seed=P["seed"])
+    display(pd.DataFrame({int(k): {"forced": v["forced"]["accuracy"], "truncated": v["truncated"]["accuracy"],
+                                   "thinking tokens used": v["think_tokens_mean"], "forced share": v["forced_share"]}
+                          for k, v in M["think_budgets"].items()}).T.rename_axis("budget").round(3))
+    fig = plots.budget_curve(M["think_budgets"], title=f"{P['dataset']}: {judge.backend.model_id}")
+    budget_figures = plots.savefig(fig, run.figures / "think_budgets")
+    plots.show(budget_figures, close=fig)
+    figures += budget_figures
+    print("completions:", judge.counts)
+else:
+    print("think_budgets not set: one budget, max_new_tokens =", P["max_new_tokens"])
+
+# %% [markdown]
 # ## Save the run
 
 # %%
 run.write_results(results)
+if budget_rows is not None:
+    run.write_results(budget_rows, "budgets.parquet")
 run.write_metrics(M)
-run.write_meta(**judge.provenance(), figures=[str(f) for f in figures], pairs=len(pairs))
+run.write_meta(**judge.provenance(), figures=[str(f) for f in figures], pairs=len(pairs), data=loaded)
 print("wrote", run.path)

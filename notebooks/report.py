@@ -90,7 +90,8 @@ print("wrote", *map(str, written.values()))
 #
 # Accuracy per dataset (judge against judge); PPE accuracy per round; best-of-N accuracy against
 # the judgments it spent; thinking tokens per dataset, split by right and wrong verdicts (the
-# paper's adaptive-compute claim); the voting curve where runs drew several votes.
+# paper's adaptive-compute claim); accuracy against thinking budget where runs have budgets;
+# the voting curve where runs drew several votes.
 
 # %%
 plots.setup()
@@ -107,6 +108,10 @@ tokens = report.thinking_tokens(found)
 if len(tokens):
     figures += plots.savefig(plots.thinking_tokens(tokens, title="thinking tokens by verdict"),
                              run.figures / "thinking_tokens")
+budget_curves = report.budget_curves(found)
+if len(budget_curves):
+    figures += plots.savefig(plots.report_budgets(budget_curves, title="accuracy against thinking budget"),
+                             run.figures / "think_budgets")
 curves = report.voting_curves(found)
 if len(curves):
     figures += plots.savefig(plots.voting_curves(curves, title="accuracy against votes"), run.figures / "voting")

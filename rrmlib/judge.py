@@ -107,7 +107,8 @@ class Judge:
     def key(self, request: Request) -> str:
         return completion_key(self.backend.model_id, self.backend.revision,
                               self.backend.prompt_text(request.messages), request.sampling.as_dict(),
-                              request.sample, backend=self.backend.name, numerics=self.backend.numerics)
+                              request.sample, backend=self.backend.name, numerics=self.backend.numerics,
+                              continuation=request.continuation)
 
     def complete(self, requests: list[Request], desc: str = "judging") -> list[tuple[str, dict]]:
         """``(key, stored completion)`` for each request, generating only what the store lacks."""
@@ -186,8 +187,9 @@ class Judge:
         how many of them were new (a key another process stored first keeps its text)."""
         b = self.backend
         rows = [(self.key(r), {"backend": b.name, "model": b.model_id, "revision": b.revision,
-                               "prompt": b.prompt_text(r.messages), "sampling": r.sampling.as_dict(),
-                               "sample": r.sample}, c) for r, c in done]
+                               # a forced continuation is part of what the model saw: stored readable
+                               "prompt": b.prompt_text(r.messages) + (b.decode(r.continuation) if r.continuation else ""),
+                               "sampling": r.sampling.as_dict(), "sample": r.sample}, c) for r, c in done]
         return rows, self.store.put_many(rows)
 
     def _bar(self, total: int, reused: int, desc: str):
@@ -282,6 +284,7 @@ class Judge:
                 "correct": None if picked is None else picked == "chosen",
                 "prompt_tokens": j.prompt_tokens, "completion_tokens": j.completion_tokens,
                 "think_tokens": j.think_tokens, "cut_off": j.cut_off, "fit": j.fit,
+                "budget": self.sampling.max_new_tokens,
             })
         return results_frame(rows)
 
@@ -304,9 +307,9 @@ def results_frame(rows: list[dict]) -> pd.DataFrame:
     rule_columns = [f"verdict_{rule}" for rule in VERDICT_RULES]
     df = pd.DataFrame(rows, columns=["pair_id", "subset", "tie", "order", "sample", "key", "verdict", "picked",
                                      "correct", "prompt_tokens", "completion_tokens", "think_tokens", "cut_off",
-                                     "fit", *rule_columns])
+                                     "fit", "budget", *rule_columns])
     return df.astype({"pair_id": "string", "subset": "string", "tie": "bool", "order": "string",
                       "sample": "int64", "key": "string", "verdict": "Int64", "picked": "string",
                       "correct": "boolean", "prompt_tokens": "Int64", "completion_tokens": "Int64",
-                      "think_tokens": "Int64", "cut_off": "bool", "fit": "string",
+                      "think_tokens": "Int64", "cut_off": "bool", "fit": "string", "budget": "Int64",
                       **{c: "Int64" for c in rule_columns}})

@@ -189,16 +189,24 @@ def position_consistency(results: pd.DataFrame) -> dict:
     }
 
 
-def metrics(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0) -> dict:
-    """Everything a pairwise run reports, as plain JSON-able values."""
+def metrics(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0, scoring: str | None = None) -> dict:
+    """Everything a pairwise run reports, as plain JSON-able values. With ``scoring``
+    (``"judgebench"``, ``"rm-bench"``: the loader's ``Pairs.scoring``) the headline ``score`` is
+    that benchmark's, computed as its authors compute it (``rrmlib.scoring``)."""
     out = summarize(results, policy, seed=seed)
     out["policy"] = policy
     out["subsets"] = subset_summaries(results, policy, seed=seed)
     scored = {k: v["accuracy"] for k, v in out["subsets"].items() if v["accuracy"] is not None}
-    if scored and set(out["subsets"]) <= set(SECTION_OF):
+    if scored and set(out["subsets"]) <= set(SECTION_OF) and scoring is None:
         out.update(rewardbench_score(results, policy, seed=seed))  # the leaderboard's four numbers and their mean
     else:
         out.update(score=out["accuracy"], score_ci=[out["ci_low"], out["ci_high"]], score_name=PAIR_MEAN)
+    bench = {}
+    if scoring is not None:  # the benchmark's own numbers and headline, as its authors compute them
+        from rrmlib import scoring as benchmarks
+
+        bench = benchmarks.score(results, scoring, seed=seed)
+        out.update({k: v for k, v in bench.items() if k != "warnings"})
     # Position consistency needs pairs shown both ways (order="both"); a shuffled run shows each
     # pair once, in one order or the other, and has nothing to compare.
     shown_both = (results.groupby("pair_id", observed=True)["order"].nunique() > 1).any() if len(results) else False
@@ -210,10 +218,10 @@ def metrics(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0) -> dic
         out["voting_curve"] = {k: v["accuracy"] for k, v in voting_summaries(results, policy).items()}
     ties = results.drop_duplicates("pair_id")["tie"]
     out["human_ties_excluded"] = int(ties.sum())
-    rules = verdict_rule_comparison(results, policy, seed=seed)
+    rules = verdict_rule_comparison(results, policy, seed=seed, scoring=scoring)
     if rules:
         out["verdict_rules"] = rules
-    out["warnings"] = warnings_for(out)
+    out["warnings"] = warnings_for(out) + bench.get("warnings", [])
     return out
 
 
@@ -251,7 +259,8 @@ def with_rule(results: pd.DataFrame, rule: str) -> pd.DataFrame:
                           correct=(picked == "chosen").astype("boolean").where(picked.notna(), pd.NA))
 
 
-def verdict_rule_comparison(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0) -> dict:
+def verdict_rule_comparison(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0,
+                            scoring: str | None = None) -> dict:
     """The headline numbers under every verdict rule, from the same completions, so a run read
     by a lenient rule still shows the paper's number beside its own (and the other way round)."""
     from rrmlib.prompts import VERDICT_RULES
@@ -264,7 +273,11 @@ def verdict_rule_comparison(results: pd.DataFrame, policy: str = "tie", *, seed:
         summary = summarize(m, policy, seed=seed)
         row = {k: summary[k] for k in ("accuracy", "ci_low", "ci_high", "unparseable")}
         subsets = set(m["subset"].dropna().unique())
-        if len(m) and subsets <= set(SECTION_OF):
+        if scoring is not None:
+            from rrmlib import scoring as benchmarks
+
+            row["score"] = benchmarks.score(m, scoring, seed=seed, n_boot=0)["score"]
+        elif len(m) and subsets <= set(SECTION_OF):
             rb = rewardbench_score(m, policy, seed=seed)
             row.update(score=rb["score"], sections=rb["sections"])
         else:

@@ -67,10 +67,28 @@ SPECS: dict[str, dict[str, Param]] = {
         "pairs_file": _p(None, str, "PPE: a conflict-pair file; None = the paper's (PPEdataset/conflict-pairs/)"),
         "pairs_seed": _p(None, int, "PPE: draw the project's own distinct conflict pairs with this seed "
                          "(PPEdataset/build.py) instead of the paper's"),
-        "limit": _p(None, int, "judge only the first N pairs", minimum=0),
+        "limit": _p(None, int, "judge only the first N pairs (after subsets and sample)", minimum=0),
+        "fields": _p(None, (str, dict), "your own file: its columns for prompt and chosen/rejected, or first/second/"
+                     "label (and id, subset), e.g. 'prompt=question,first=response_A,second=response_B,label=label'"),
+        "labels": _p(None, (str, dict), "your own file: label values to first/second/tie/refuse; None = "
+                     "'A>B=first,B>A=second'"),
+        "other_labels": _p(None, str, "your own file: a label value outside `labels`; None = refuse (an error naming "
+                           "the row)", ("tie", "refuse")),
+        "subsets": _p(None, (str, list), "keep these subsets (a list, or 'a,b'; a name also keeps those starting "
+                      "with name-); None = all"),
+        "sample": _p(None, int, "a seeded sample (by `seed`) of N pairs, stratified by subset (RM-Bench: N prompts, "
+                     "9 pairs each); None = all", minimum=1),
+        "scoring": _p(None, str, "the headline score: a benchmark's authors' rule; None = the data's own (JudgeBench's "
+                      "or RM-Bench's for their data, RewardBench's sections, else the pair mean, which metrics.json "
+                      "always has as accuracy)", ("judgebench", "rm-bench")),
         "order": _p("shuffle", str, "how the two answers are shown", ("shuffle", "both", "fixed")),
         "votes": _p(1, int, "samples per shown order; the majority decides", minimum=1),
         "unparseable": _p("tie", str, "score of a pair with no majority verdict", ("tie", "wrong", "exclude")),
+        "think_budgets": _p(None, (str, list), "thinking budgets in tokens (a list, or '512,1024,2048'): the judge "
+                            "thinks once at max_new_tokens; each smaller budget cuts that thought and forces only the "
+                            "verdict; None = off"),
+        "verdict_tokens": _p(64, int, "thinking budgets: tokens generated for a forced verdict", minimum=1),
+        "think_close": _p("\n</think>\n\n", str, "thinking budgets: what closes a cut thought (RRM's template)"),
         **_JUDGE,
     },
     "elo_rival": {

@@ -254,3 +254,53 @@ def voting_curves(curves, *, title: str = ""):
         ax.set_title(title, fontsize="small")
     ax.legend(fontsize="x-small", frameon=False)
     return fig
+
+
+def budget_curve(budgets: dict, *, title: str = ""):
+    """Accuracy against the thinking budget: forced verdicts beside the truncation-scored ones of
+    the same completions, with 95% intervals; below, the thinking tokens actually used.
+    ``budgets`` is ``rrmlib.budgets.budget_metrics`` output."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    xs = sorted(int(b) for b in budgets)
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(4.6, 4.0), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
+    for k, (kind, label) in enumerate((("forced", "verdict forced at the budget"),
+                                       ("truncated", "thought cut off at the budget (scored 0.5)"))):
+        acc = np.array([budgets[str(b)][kind]["accuracy"] or np.nan for b in xs], dtype=float)
+        lo = np.array([budgets[str(b)][kind]["ci_low"] or np.nan for b in xs], dtype=float)
+        hi = np.array([budgets[str(b)][kind]["ci_high"] or np.nan for b in xs], dtype=float)
+        ax.errorbar(xs, acc, yerr=[np.nan_to_num(acc - lo), np.nan_to_num(hi - acc)], marker="os"[k], capsize=3,
+                    color=f"C{k}", label=label)
+    ax.axhline(0.5, color="grey", lw=0.8, ls="--", zorder=0)
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize="x-small", frameon=False)
+    ax2.plot(xs, [budgets[str(b)]["think_tokens_mean"] for b in xs], marker="o", color="C2")
+    ax2.plot(xs, xs, color="grey", lw=0.8, ls=":", label="the budget")
+    ax2.set_xscale("log", base=2)
+    ax2.set_xticks(xs, [str(b) for b in xs])
+    ax2.set_xlabel("thinking budget (tokens)")
+    ax2.set_ylabel("thinking\ntokens used")
+    ax2.legend(fontsize="x-small", frameon=False)
+    if title:
+        ax.set_title(title, fontsize="small")
+    return fig
+
+
+def report_budgets(curves, *, title: str = ""):
+    """Accuracy against the thinking budget for every (judge, dataset) with budgets: forced
+    verdicts (solid) and the same completions cut off at the budget (dotted)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.8, 3.0))
+    for k, ((judge, dataset), g) in enumerate(curves.groupby(["judge", "dataset"], sort=True)):
+        g = g.sort_values("budget")
+        ax.plot(g["budget"], g["forced"], marker="o", color=f"C{k % 10}", label=f"{dataset}: {judge}")
+        ax.plot(g["budget"], g["truncated"], marker="s", ls=":", color=f"C{k % 10}")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("thinking budget (tokens); dotted: cut off at the budget")
+    ax.set_ylabel("accuracy")
+    if title:
+        ax.set_title(title, fontsize="small")
+    ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+    return fig

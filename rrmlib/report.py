@@ -391,3 +391,12 @@ def voting_curves(runs: list[Run]) -> pd.DataFrame:
     rows = [{"judge": judge_name(r, by_path), "dataset": dataset_label(r), "votes": int(k), "accuracy": v}
             for r in runs if r.notebook == "pairwise" for k, v in r.metrics.get("voting_curve", {}).items()]
     return pd.DataFrame(rows, columns=["judge", "dataset", "votes", "accuracy"])
+
+
+def budget_curves(runs: list[Run]) -> pd.DataFrame:
+    """Accuracy per thinking budget, forced and truncation-scored, for runs that have budgets."""
+    by_path = {r.path.resolve(): r for r in runs}
+    rows = [{"judge": judge_name(r, by_path), "dataset": dataset_label(r), "budget": int(b),
+             "forced": v["forced"]["accuracy"], "truncated": v["truncated"]["accuracy"]}
+            for r in runs if r.notebook == "pairwise" for b, v in r.metrics.get("think_budgets", {}).items()]
+    return pd.DataFrame(rows, columns=["judge", "dataset", "budget", "forced", "truncated"])

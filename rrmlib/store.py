@@ -79,14 +79,16 @@ def kill_point(name: str) -> None:
 
 
 def completion_key(model: str, revision: str, prompt: str, sampling: dict, sample: int, backend: str = "",
-                   numerics: str = "") -> str:
+                   numerics: str = "", continuation=None) -> str:
     """The key of a completion. ``backend`` is part of it: two backends sample differently from the
     same seed, so a vllm run must not reuse an hf run's texts (it would not reproduce). So is
     ``numerics`` (device class and dtype, e.g. ``cpu:float32``, ``cuda:bfloat16``): the same seed
     gives other texts in another precision, so a bf16 GPU run must not reuse float32 CPU texts."""
-    payload = json.dumps({"backend": backend, "model": model, "revision": revision, "prompt": prompt,
-                          "sampling": sampling, "sample": sample, "numerics": numerics},
-                         sort_keys=True, ensure_ascii=False)
+    fields = {"backend": backend, "model": model, "revision": revision, "prompt": prompt, "sampling": sampling,
+              "sample": sample, "numerics": numerics}
+    if continuation:  # token ids the answer was started with (a forced verdict): another completion
+        fields["continuation"] = [int(t) for t in continuation]
+    payload = json.dumps(fields, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

@@ -205,3 +205,13 @@ def test_max_tokens_never_exceed_what_the_context_leaves(fake_vllm, tiny_model_d
         assert sp.max_tokens == min(400, 520 - len(p["prompt_token_ids"]))
     assert all(sp.max_tokens < 400 for sp in params)  # these prompts leave less than 400
     assert make_backend("vllm", model=str(tiny_model_dir)).context_length == 2048  # the model's own limit
+
+
+def test_a_continuation_follows_the_prompt_as_token_ids(fake_vllm, tiny_model_dir):
+    backend = make_backend("vllm", model=str(tiny_model_dir), use_tqdm=False)
+    plain = requests(2, Sampling(max_new_tokens=4))
+    forced = [Request(r.messages, r.sampling, r.sample, continuation=(11, 12, 13)) for r in plain]
+    list(backend.stream(plain + forced))
+    [(prompts, _, _)] = FakeLLM.instances[0].calls
+    assert prompts[2]["prompt_token_ids"] == prompts[0]["prompt_token_ids"] + [11, 12, 13]
+    assert prompts[3]["prompt_token_ids"] == prompts[1]["prompt_token_ids"] + [11, 12, 13]

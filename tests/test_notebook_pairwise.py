@@ -168,3 +168,18 @@ def test_paths_are_the_projects_whatever_the_working_folder(tmp_path, tiny_model
     assert (run / "meta.json").exists() and (run / "figures" / "accuracy_by_subset.png").exists()
     assert (root / "runs" / "judgments.sqlite").exists()
     assert list((root / "notebooks").iterdir()) == []
+
+
+def test_think_budgets_in_the_notebook(tmp_path, thinking_model_dir):
+    import pandas as pd
+
+    out = run(tmp_path, "budgets", model=str(thinking_model_dir), limit=3, max_new_tokens=12, think_budgets="4,8,12",
+              verdict_tokens=4, store=str(tmp_path / "j.sqlite"))
+    frame = pd.read_parquet(out / "budgets.parquet")
+    assert len(frame) == 3 * 3 and sorted(frame["budget"].unique()) == [4, 8, 12]
+    assert pd.read_parquet(out / "results.parquet")["budget"].tolist() == [12, 12, 12]
+    m = json.loads((out / "metrics.json").read_text())
+    assert set(m["think_budgets"]) == {"4", "8", "12"}
+    assert {"forced", "truncated", "think_tokens_mean"} <= set(m["think_budgets"]["4"])
+    meta = json.loads((out / "meta.json").read_text())
+    assert any(Path(f).name == "think_budgets.png" for f in meta["figures"])

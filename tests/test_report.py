@@ -46,7 +46,8 @@ def runs(tmp_path_factory, tiny_model_dir):
 
     tmp = tmp_path_factory.mktemp("report")
     judge = dict(model=str(tiny_model_dir), max_new_tokens=4, store=str(tmp / "j.sqlite"), reasoning=False)
-    folders = {"demo": run(tmp, "pairwise", "demo", dataset="demo", limit=8, **judge)}
+    folders = {"demo": run(tmp, "pairwise", "demo", dataset="demo", limit=8, think_budgets="2,4", verdict_tokens=2,
+                           **judge)}
     if LLMBAR.exists():
         folders["llmbar"] = run(tmp, "pairwise", "llmbar", dataset="llmbar", data_path=str(LLMBAR), limit=8, **judge)
     rb_rows = [{"id": f"{s}-{i}", "subset": s, "prompt": f"Say {i} in {s}.", "chosen": f"{i}", "rejected": f"not {i}"}
@@ -135,7 +136,7 @@ def test_outputs_markdown_latex_csv_and_figures(runs):
     assert md.startswith("| judge |") and "RRM-7B (published)" in md
     meta = json.loads((folder / "meta.json").read_text())
     names = {Path(f).stem for f in meta["figures"]}
-    assert {"accuracy", "ppe_rounds", "bestofn", "thinking_tokens"} <= names
+    assert {"accuracy", "ppe_rounds", "bestofn", "thinking_tokens", "think_budgets"} <= names
     assert all((folder.parent / f).exists() or Path(f).exists() for f in meta["figures"])
 
 

@@ -39,12 +39,17 @@ class Request:
     messages: tuple  # of {"role", "content"} dicts; a tuple so requests hash
     sampling: Sampling
     sample: int = 0  # which of k samples (voting); with the seed it fixes the random stream
+    # Token ids the model's answer starts with, given, not generated: the generation continues
+    # after them (a thought cut at a budget and closed, so only the verdict is generated).
+    continuation: tuple = ()
 
     def request_seed(self) -> int:
         """A per-request seed from the run seed, the sample index and the prompt, so a request's
         random stream does not depend on which batch it lands in (resume gives the same text)."""
-        h = hashlib.sha256(json.dumps([self.sampling.seed, self.sample, list(self.messages)],
-                                      sort_keys=True, ensure_ascii=False).encode())
+        parts = [self.sampling.seed, self.sample, list(self.messages)]
+        if self.continuation:
+            parts.append(list(self.continuation))
+        h = hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode())
         return int.from_bytes(h.digest()[:4], "big") & 0x7FFFFFFF
 
 
@@ -108,6 +113,14 @@ class Backend(ABC):
     def token_prefix(self, text: str, n: int) -> str:
         raise NotImplementedError(f"the {self.name} backend has no tokenizer to shorten text with")
 
+    def token_ids(self, text: str) -> list[int]:
+        """``text`` as the model's token ids (no special tokens added)."""
+        raise NotImplementedError(f"the {self.name} backend has no tokenizer here: token-level continuations "
+                                  f"(thinking budgets) need a backend that renders the prompt itself (hf, vllm)")
+
+    def decode(self, ids) -> str:
+        raise NotImplementedError(f"the {self.name} backend has no tokenizer here")
+
     def describe(self) -> dict:
         return {"backend": self.name, "model": self.model_id, "revision": self.revision}
 
@@ -139,6 +152,12 @@ class RendersChatTemplate:
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def token_ids(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def decode(self, ids) -> str:
+        return self.tokenizer.decode(list(ids))
 
     def token_prefix(self, text: str, n: int) -> str:
         """``text`` cut after its first ``n`` tokens (whole when it has no more)."""

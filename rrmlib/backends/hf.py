@@ -173,7 +173,8 @@ class HFBackend(RendersChatTemplate, Backend):
         from transformers import GenerationConfig, LogitsProcessorList
 
         texts = [self.prompt_text(r.messages) for r in requests]
-        ids = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+        ids = [self.tokenizer(t, add_special_tokens=False)["input_ids"] + list(r.continuation)
+               for t, r in zip(texts, requests)]
         lengths = [len(x) for x in ids]
         # Group by sampling settings (one generate call takes one config), then sort by length
         # so each batch pads little; every completion goes back under its caller's index.

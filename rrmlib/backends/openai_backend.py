@@ -135,6 +135,13 @@ class OpenAIBackend(Backend):
     def stream(self, requests: list[Request]):
         if not requests:
             return
+        if any(r.continuation for r in requests):
+            # A verdict forced after a cut thought continues the answer from given tokens; a chat
+            # endpoint renders the prompt itself and cannot continue an answer.
+            raise NotImplementedError(
+                "the openai backend cannot continue an answer from given tokens (thinking budgets): that needs the "
+                "completions endpoint with a prompt rendered here by the model's own chat template and tokenizer, "
+                "which this backend does not have; run thinking budgets with backend hf or vllm")
         results: queue.SimpleQueue = queue.SimpleQueue()
         loop = asyncio.new_event_loop()
         main = loop.create_task(self._run(requests, results.put))

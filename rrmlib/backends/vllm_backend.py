@@ -104,7 +104,8 @@ class VLLMBackend(RendersChatTemplate, Backend):
         texts = [self.prompt_text(r.messages) for r in requests]
         # Token ids, not text: vLLM would tokenize text with special tokens and so put a second
         # BOS before a template that already starts with one.
-        ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        ids = [x + list(r.continuation) for x, r in zip(self.tokenizer(texts, add_special_tokens=False)["input_ids"],
+                                                        requests)]
         # Never ask for more than the context leaves: the completion is then cut off ("length").
         room = [r.sampling.max_new_tokens if self.context_length is None
                 else max(1, min(r.sampling.max_new_tokens, self.context_length - len(x))) for r, x in zip(requests, ids)]

@@ -3,7 +3,9 @@
 ``load_pairs(source)`` / ``load_candidates(source)`` take a registered name (``"demo"``,
 ``"llmbar"``, ...) or a path to a local file. A source module registers itself with
 ``@register_pairs(name, ...)``; names are matched case-insensitively, so the original
-evaluation's ``--dataset`` spellings keep working as aliases.
+evaluation's ``--dataset`` spellings keep working as aliases. A file of your own is read through
+``rrmlib.data.own`` (its format, and the ``fields``/``labels``/``other_labels`` mapping);
+``select_pairs`` keeps the subsets, the seeded stratified sample and the limit a run asks for.
 """
 from __future__ import annotations
 
@@ -46,6 +48,21 @@ class CandidateSet:
             raise ValueError(f"candidate set {self.id}: {len(self.candidates)} candidates but {len(self.correct)} labels")
 
 
+class Pairs(list):
+    """A list of pairs that remembers how it was loaded.
+
+    ``scoring`` names the benchmark whose authors' own scoring applies to these pairs
+    (``"judgebench"``, ``"rm-bench"``; None: the plain pair mean), and ``loaded`` says what was
+    read (the file or hub split, rows, label values and how they were mapped, the selection), for
+    meta.json. Slicing gives a plain list: ``select_pairs`` keeps both when it selects.
+    """
+
+    def __init__(self, pairs=(), *, scoring: str | None = None, loaded: dict | None = None):
+        super().__init__(pairs)
+        self.scoring = scoring
+        self.loaded = dict(loaded or {})
+
+
 class DataError(ValueError):
     """Bad input data; the message names the file, the line or row, and the field."""
 
@@ -63,7 +80,7 @@ _PAIRS: dict[str, Callable] = {}
 _CANDIDATES: dict[str, Callable] = {}
 # Modules that register sources; imported on first use so `import rrmlib` stays light.
 _SOURCE_MODULES = ["rrmlib.data.demo", "rrmlib.data.rewardbench", "rrmlib.data.ppe", "rrmlib.data.llmbar",
-                   "rrmlib.data.pandalm", "rrmlib.data.qwen_math"]
+                   "rrmlib.data.pandalm", "rrmlib.data.qwen_math", "rrmlib.data.judgebench", "rrmlib.data.rmbench"]
 
 
 def _key(name: str) -> str:
@@ -131,3 +148,11 @@ def load_candidates(source, **options) -> list[CandidateSet]:
         fn, source = files.load_candidate_file, path
         options = {"path": path, **options}
     return _call(fn, source, options)
+
+
+def select_pairs(pairs, *, subsets=None, sample: int | None = None, seed: int = 0, limit: int | None = None) -> Pairs:
+    """The pairs a run judges: those of ``subsets``, then a seeded ``sample`` stratified by
+    subset, then the first ``limit``; see ``rrmlib.data.select``."""
+    from rrmlib.data.select import select
+
+    return select(pairs, subsets=subsets, sample=sample, seed=seed, limit=limit)

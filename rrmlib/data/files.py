@@ -353,7 +353,11 @@ def _is_ppe(rec: dict) -> bool:
 def _pair_format(rec: dict) -> str | None:
     keys = rec.keys()
     if keys & {"chosen", "rejected"}:
-        return None
+        # RM-Bench: both are lists, one response per style (a single list is a broken pair file)
+        both_lists = isinstance(rec.get("chosen"), list) and isinstance(rec.get("rejected"), list)
+        return "rm-bench" if both_lists else None
+    if keys & {"response_A", "response_B"}:
+        return "judgebench"
     if keys & _LLMBAR_KEYS:
         return "llmbar"
     if keys & _PANDALM_KEYS:
@@ -363,46 +367,62 @@ def _pair_format(rec: dict) -> str | None:
     return None
 
 
-def load_pair_file(path, *, fields: dict | None = None, subset: str | None = None, limit: int | None = None) -> list[Pair]:
-    """Pairs from a file whose records have ``prompt``, ``chosen``, ``rejected`` (and optional
-    ``id``, ``subset``: in every record or in none); ``fields`` maps these names to the file's
-    own, e.g. ``{"prompt": "question", "chosen": "good", "rejected": "bad"}``.
+def _head(pairs, limit):
+    """The first ``limit`` pairs, keeping what a ``Pairs`` list says about how it was loaded."""
+    if limit is None:
+        return pairs
+    from rrmlib.data import Pairs
 
-    Without ``fields``, an LLMBar-shaped file (``output_1``/``output_2``/``label``) or a
-    PandaLM-shaped one (``response1``/``response2``/``annotator1..3``) is read by its own loader.
+    if isinstance(pairs, Pairs):
+        return Pairs(pairs[:limit], scoring=pairs.scoring, loaded={**pairs.loaded, "limit": limit})
+    return pairs[:limit]
+
+
+def load_pair_file(path, *, fields=None, labels=None, other_labels=None, subset: str | None = None,
+                   limit: int | None = None) -> list[Pair]:
+    """Pairs from a pair file (``rrmlib.data.own``: ``prompt``, ``chosen``, ``rejected``, or
+    ``prompt``, ``first``, ``second`` and a ``label``; optional ``id``, ``subset``). ``fields``
+    maps these names to the file's own (a dict, or ``"prompt=question,chosen=good,..."``),
+    ``labels`` the label column's values (``"A>B=first,B>A=second"``), ``other_labels`` any
+    other value (``"refuse"``, the default, or ``"tie"``).
+
+    Without ``fields``, a file in a known format is read by its own reader: JudgeBench's
+    (``response_A``/``response_B``/``label``), RM-Bench's (``chosen``/``rejected`` lists of
+    three styles), LLMBar's (``output_1``/``output_2``/``label``) and PandaLM's
+    (``response1``/``response2``/``annotator1..3``). A file that matches none fails with the
+    columns it has, those expected and the parameters that map them.
     """
+    from rrmlib.data import own
+
     records = list(read_records(path))
-    if fields is None:
-        kind = _pair_format(records[0][1])
+    mapped = own.parse_fields(fields)
+    first = records[0][1]
+    if not mapped:
+        kind = _pair_format(first)
+        if kind == "judgebench":
+            from rrmlib.data.judgebench import read_judgebench
+            return _head(read_judgebench(path, records, labels=labels, other_labels=other_labels, subset=subset), limit)
+        if kind in ("llmbar", "pandalm", "ppe", "rm-bench") and (labels is not None or other_labels is not None):
+            raise ValueError(f"{path}: a file in {kind}'s format has no label column that labels/other_labels map; "
+                             "drop them, or name the columns with fields")
+        if kind == "rm-bench":
+            from rrmlib.data.rmbench import read_rmbench
+            return _head(read_rmbench(path, records, subset=subset), limit)
         if kind == "llmbar":
             from rrmlib.data.llmbar import read_llmbar
-            pairs = read_llmbar(path, subset=subset or Path(path).stem, records=records)
-            return pairs[:limit] if limit is not None else pairs
+            return _head(read_llmbar(path, subset=subset or Path(path).stem, records=records), limit)
         if kind == "pandalm":
             from rrmlib.data.pandalm import read_pandalm
-            pairs = read_pandalm(path, records=records)
-            return pairs[:limit] if limit is not None else pairs
+            return _head(read_pandalm(path, records=records), limit)
         if kind == "ppe":
             raise DataError(path, None, None, "a PPE Best-of-K file: its pairs depend on the dataset and round; "
                             "load it with load_pairs('mmlu-pro' | 'gpqa' | 'math', path=..., round=...)")
-    names = {"id": "id", "prompt": "prompt", "chosen": "chosen", "rejected": "rejected", "subset": "subset"}
-    names.update(fields or {})
-    has_id = same_presence(path, records, names["id"])
-    has_subset = same_presence(path, records, names["subset"])
-    pairs, seen = [], {}
-    for where, rec in records:
-        pid = field(path, where, rec, names["id"]) if has_id else str(len(pairs))
-        if pid in seen:
-            raise DataError(path, where, names["id"], f"duplicate id {shown(pid)} (first at {seen[pid]})")
-        seen[pid] = where
-        pairs.append(Pair(
-            id=pid,
-            prompt=field(path, where, rec, names["prompt"]),
-            chosen=field(path, where, rec, names["chosen"]),
-            rejected=field(path, where, rec, names["rejected"]),
-            subset=field(path, where, rec, names["subset"]) if has_subset else (subset or Path(path).stem),
-        ))
-    return pairs[:limit] if limit is not None else pairs
+    elif not mapped.keys() & {"first", "second", "label"}:
+        from rrmlib.data.rmbench import FIELDS, is_rmbench_record, read_rmbench
+        if is_rmbench_record(first, {**FIELDS, **mapped}):
+            return _head(read_rmbench(path, records, fields=mapped, subset=subset), limit)
+    return _head(own.read_mapped(path, records, fields=mapped, labels=labels, other_labels=other_labels,
+                                 subset=subset), limit)
 
 
 def _is_qwen(rec: dict) -> bool:

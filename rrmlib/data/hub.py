@@ -23,6 +23,9 @@ LOCAL_NAMES = {
     ("lmarena-ai/PPE-MMLU-Pro-Best-of-K", "train"): "ppe-MMLU-Pro.parquet",
     ("lmarena-ai/PPE-GPQA-Best-of-K", "train"): "ppe-GPQA.parquet",
     ("allenai/reward-bench", "filtered"): "reward-bench.parquet",
+    ("ScalerLab/JudgeBench", "gpt"): "judgebench-gpt.parquet",
+    ("ScalerLab/JudgeBench", "claude"): "judgebench-claude.parquet",
+    ("THU-KEG/RM-Bench", "train"): "rm-bench.parquet",
 }
 
 
