@@ -29,22 +29,28 @@ def shown(value, n: int = 60) -> str:
     return text if len(text) <= n else text[:n] + f"... ({len(text)} characters)"
 
 
+def unreadable(path, e: OSError, what: str = "cannot be read") -> DataError:
+    """The DataError for a file the system would not read (a missing one is not asked here: it
+    stays FileNotFoundError, for nothing is wrong with a file that is not there, the path is)."""
+    if isinstance(e, PermissionError):
+        return DataError(path, None, None, "cannot be read: permission denied")
+    if isinstance(e, IsADirectoryError):
+        return DataError(path, None, None, "is a directory, not a data file")
+    return DataError(path, None, None, f"{what} ({shown(str(e.strerror or e), 160)})")
+
+
 def read_bytes(path) -> bytes:
-    """The file's bytes; a directory or an unreadable file is a DataError (a missing one stays
-    FileNotFoundError: nothing is wrong with a file that is not there, the path is)."""
+    """The file's bytes; a directory or an unreadable file is a DataError, a missing one
+    FileNotFoundError."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(path, None, None, "is a directory, not a data file")
     try:
-        if path.is_dir():
-            raise DataError(path, None, None, "is a directory, not a data file")
         return path.read_bytes()
     except FileNotFoundError:
         raise
-    except PermissionError:
-        raise DataError(path, None, None, "cannot be read: permission denied") from None
-    except IsADirectoryError:
-        raise DataError(path, None, None, "is a directory, not a data file") from None
     except OSError as e:
-        raise DataError(path, None, None, f"cannot be read ({e.strerror or e})") from None
+        raise unreadable(path, e) from None
 
 
 def _decode(data: bytes) -> tuple[str, bool]:
@@ -201,9 +207,9 @@ def _parquet(path: Path) -> Iterator[tuple[str, dict]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if path.is_dir():
+        raise DataError(path, None, None, "is a directory, not a data file")
     try:
-        if path.is_dir():
-            raise DataError(path, None, None, "is a directory, not a data file")
         with open(path, "rb") as f:
             source = pq.ParquetFile(f)
             names = source.schema_arrow.names
@@ -213,10 +219,8 @@ def _parquet(path: Path) -> Iterator[tuple[str, dict]]:
             table = source.read()
     except FileNotFoundError:
         raise
-    except PermissionError:
-        raise DataError(path, None, None, "cannot be read: permission denied") from None
-    except IsADirectoryError:
-        raise DataError(path, None, None, "is a directory, not a data file") from None
+    except (PermissionError, IsADirectoryError) as e:
+        raise unreadable(path, e) from None
     except (pa.ArrowException, OSError) as e:
         raise DataError(path, None, None, f"not a readable parquet file ({shown(str(e), 160)})") from None
     columns = []
