@@ -43,6 +43,8 @@ _JUDGE = {
     "base_url": _p(None, str, "openai: server URL, or comma-separated URLs of several servers"),
     "api_key_env": _p("OPENAI_API_KEY", str, "openai: NAME of the env var holding the key (never the key)"),
     "concurrency": _p(16, int, "openai: requests in flight across all servers", minimum=1),
+    "tokenizer": _p(None, str, "openai: the served model's tokenizer and chat template (a folder or hub id): counts "
+                    "thinking tokens, and renders prompts for thinking budgets (the completions endpoint)"),
     "max_new_tokens": _p(None, int, "completion budget per judgment; None = the paper's 8192 for a named judge, "
                          "the demo's 128 for the embedded CPU judge", minimum=1),
     "temperature": _p(0.6, float, "sampling temperature (the paper: 0.6; 0 = greedy)", minimum=0),
@@ -342,5 +344,6 @@ def backend_options(p: dict) -> dict:
         if not p["base_url"] or not p["model"]:
             raise ParameterError("backend 'openai' needs base_url (one URL or a comma-separated list) and model "
                                  "(the served model's name)")
-        options.update(base_url=p["base_url"], api_key_env=p["api_key_env"], concurrency=p["concurrency"])
+        options.update(base_url=p["base_url"], api_key_env=p["api_key_env"], concurrency=p["concurrency"],
+                       tokenizer=p["tokenizer"])
     return options

@@ -389,3 +389,43 @@ def test_judge_needs_to_be_told_whether_a_served_model_reasons(tmp_path):
     with pytest.raises(ValueError, match="pass reasoning=True"):
         Judge(backend, JudgmentStore(tmp_path / "s.sqlite"), Sampling())
     assert Judge(backend, JudgmentStore(tmp_path / "s.sqlite"), Sampling(), reasoning=True).reasoning is True
+
+
+@pytest.mark.slow
+def test_thinking_budgets_through_the_completions_endpoint(servers, tiny_model_dir, tmp_path):
+    """A forced verdict continues the answer from given tokens: the chat endpoint cannot, so the
+    backend renders the prompt here (the model's own template and tokenizer) and asks the real
+    server's /v1/completions; without a tokenizer it refuses, naming what is missing."""
+    from rrmlib import budgets
+
+    pairs = load_pairs("demo", limit=3)
+    sampling = Sampling(temperature=0.0, max_new_tokens=8, seed=1)
+    bare = Judge(backend_for(tiny_model_dir, servers[0].url), JudgmentStore(tmp_path / "a.sqlite"), sampling,
+                 progress=False)
+    with pytest.raises(NotImplementedError, match="-p tokenizer"):
+        budgets.judge_budgets(bare, pairs, budgets=[2, 8], order="fixed", verdict_tokens=3)
+
+    store = JudgmentStore(tmp_path / "b.sqlite")
+    judge = Judge(backend_for(tiny_model_dir, servers[0].url, tokenizer=str(tiny_model_dir)), store, sampling,
+                  progress=False)
+    frame = budgets.judge_budgets(judge, pairs, budgets=[2, 8], order="fixed", verdict_tokens=3)
+    forced = frame[frame["forced"]]
+    assert len(forced) == 3 and set(forced["budget"]) == {2}  # every 8-token completion is cut at 2
+    texts = store.get_many(forced["key"].tolist())
+    assert len(texts) == 3 and all(t["completion_tokens"] <= 3 for t in texts.values())
+    tok = judge.backend.tokenizer
+    for row in forced.itertuples():
+        long_text = store.get_many([row.long_key])[row.long_key]["text"]
+        p = next(p for p in pairs if p.id == row.pair_id)
+        request = judge.request(p.prompt, p.chosen, p.rejected, 0)
+        ids = tok(long_text, add_special_tokens=False)["input_ids"][:2] + \
+            tok(budgets.CLOSE, add_special_tokens=False)["input_ids"]
+        want = tok.apply_chat_template(list(request.messages), tokenize=False, add_generation_prompt=True) + \
+            tok.decode(ids)
+        forced_request = budgets.forced_request(request, ids[:2], 2, ids[2:], 3)
+        assert judge.backend.rendered(forced_request) == want
+        assert judge.key(forced_request) == row.key
+    again = Judge(backend_for(tiny_model_dir, servers[0].url, tokenizer=str(tiny_model_dir)), store, sampling,
+                  progress=False)
+    budgets.judge_budgets(again, pairs, budgets=[2, 8], order="fixed", verdict_tokens=3)
+    assert again.counts["generated"] == 0

@@ -116,7 +116,8 @@ class Backend(ABC):
     def token_ids(self, text: str) -> list[int]:
         """``text`` as the model's token ids (no special tokens added)."""
         raise NotImplementedError(f"the {self.name} backend has no tokenizer here: token-level continuations "
-                                  f"(thinking budgets) need a backend that renders the prompt itself (hf, vllm)")
+                                  f"(thinking budgets) need the served model's tokenizer (-p tokenizer FOLDER_OR_HUB_ID) "
+                                  f"or a backend that renders the prompt itself (hf, vllm)")
 
     def decode(self, ids) -> str:
         raise NotImplementedError(f"the {self.name} backend has no tokenizer here")

@@ -117,14 +117,37 @@ class OpenAIBackend(Backend):
     def is_reasoning(self) -> bool | None:
         return self.reasoning  # a server does not show its template: unknown unless told
 
-    def count_tokens(self, text: str) -> int | None:
+    @property
+    def tokenizer(self):
+        """The served model's tokenizer and chat template, where given (``tokenizer=``)."""
         if self.tokenizer_name is None:
             return None
         if self._tokenizer is None:
             from transformers import AutoTokenizer
 
             self._tokenizer = AutoTokenizer.from_pretrained(self.tokenizer_name)
-        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+        return self._tokenizer
+
+    def count_tokens(self, text: str) -> int | None:
+        if self.tokenizer is None:
+            return None
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def token_ids(self, text: str) -> list[int]:
+        if self.tokenizer is None:
+            return super().token_ids(text)
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def decode(self, ids) -> str:
+        if self.tokenizer is None:
+            return super().decode(ids)
+        return self.tokenizer.decode(list(ids))
+
+    def rendered(self, r: Request) -> str:
+        """A continuation request's prompt as the completions endpoint takes it: the chat template
+        rendered here, then the given tokens decoded (the server tokenizes the text again)."""
+        text = self.tokenizer.apply_chat_template(list(r.messages), tokenize=False, add_generation_prompt=True)
+        return text + self.decode(r.continuation)
 
     def describe(self) -> dict:
         return {**super().describe(), "base_urls": [_redact(u) for u in self.base_urls],
@@ -135,13 +158,14 @@ class OpenAIBackend(Backend):
     def stream(self, requests: list[Request]):
         if not requests:
             return
-        if any(r.continuation for r in requests):
-            # A verdict forced after a cut thought continues the answer from given tokens; a chat
-            # endpoint renders the prompt itself and cannot continue an answer.
+        if any(r.continuation for r in requests) and self.tokenizer_name is None:
+            # A verdict forced after a cut thought continues the answer from given tokens: a chat
+            # endpoint renders the prompt itself and cannot; the completions endpoint can, given a
+            # prompt rendered here, which needs the model's own chat template and tokenizer.
             raise NotImplementedError(
-                "the openai backend cannot continue an answer from given tokens (thinking budgets): that needs the "
-                "completions endpoint with a prompt rendered here by the model's own chat template and tokenizer, "
-                "which this backend does not have; run thinking budgets with backend hf or vllm")
+                "the openai backend continues an answer from given tokens (thinking budgets) through the server's "
+                "completions endpoint, with the prompt rendered here: pass the model's tokenizer and chat template "
+                "(-p tokenizer FOLDER_OR_HUB_ID, the served model's own), or use backend hf or vllm")
         results: queue.SimpleQueue = queue.SimpleQueue()
         loop = asyncio.new_event_loop()
         main = loop.create_task(self._run(requests, results.put))
@@ -262,6 +286,7 @@ class OpenAIBackend(Backend):
         import openai
 
         failed, delay, errors = None, 0.0, []
+        endpoint = "completions" if r.continuation else "chat/completions"
         for attempt in range(self.max_retries + 1):
             s = self._pick(servers, failed)
             if failed is not None and (s is failed or s.down_until > time.monotonic()):
@@ -271,15 +296,21 @@ class OpenAIBackend(Backend):
             try:
                 # The client's timeout bounds each read; this bounds the whole reply (a server that
                 # trickles bytes would pass the first and hold the request for ever).
-                resp = await asyncio.wait_for(s.client.chat.completions.create(
-                    model=self.model_id, messages=list(r.messages), n=1, seed=r.request_seed(),
-                    temperature=r.sampling.temperature, top_p=r.sampling.top_p,
-                    max_tokens=r.sampling.max_new_tokens), self.timeout)
-                completion = _completion(resp)
+                if r.continuation:  # an answer that starts with given tokens: the completions endpoint
+                    call = s.client.completions.create(
+                        model=self.model_id, prompt=self.rendered(r), n=1, seed=r.request_seed(),
+                        temperature=r.sampling.temperature, top_p=r.sampling.top_p, max_tokens=r.sampling.max_new_tokens)
+                else:
+                    call = s.client.chat.completions.create(
+                        model=self.model_id, messages=list(r.messages), n=1, seed=r.request_seed(),
+                        temperature=r.sampling.temperature, top_p=r.sampling.top_p,
+                        max_tokens=r.sampling.max_new_tokens)
+                resp = await asyncio.wait_for(call, self.timeout)
+                completion = _text_completion(resp) if r.continuation else _completion(resp)
             except openai.APIStatusError as e:
                 status = e.status_code
                 if status not in RETRY_STATUS and status < 500:
-                    refusal = self._refusal(s.url, status, e)
+                    refusal = self._refusal(s.url, status, e, endpoint)
                 else:
                     problem, retry_after = f"HTTP {status}", _retry_after(e)
             except (TimeoutError, openai.APITimeoutError):
@@ -307,7 +338,7 @@ class OpenAIBackend(Backend):
             if retry_after is not None:  # the server said how long to leave it alone
                 hold = max(hold, min(retry_after, self.backoff_max))
             s.down_until = time.monotonic() + hold
-            errors.append(f"{_redact(s.url)}/chat/completions: {_scrub(problem, self._key())}")
+            errors.append(f"{_redact(s.url)}/{endpoint}: {_scrub(problem, self._key())}")
             failed, delay = s, self._delay(attempt, retry_after)
             if attempt < self.max_retries:
                 log.warning("request failed: %s; retry %d of %d", errors[-1], attempt + 1, self.max_retries)
@@ -316,14 +347,28 @@ class OpenAIBackend(Backend):
             f"Are the servers at {', '.join(map(_redact, self.base_urls))} up? Completions already "
             f"finished are in the store; rerun to resume.")
 
-    def _refusal(self, url: str, status: int, e: Exception) -> str:
+    def _refusal(self, url: str, status: int, e: Exception, endpoint: str = "chat/completions") -> str:
         hint = ""
         if status in (401, 403):
             hint = f" Check the key in ${self.api_key_env}." if self.api_key_env else " The server wants a key: set api_key_env."
         elif status == 404:
             hint = f" Does it serve a model named {self.model_id!r}? GET {_redact(url)}/models lists what it serves."
         said = _scrub(str(getattr(e, "message", e)), self._key())
-        return f"{_redact(url)}/chat/completions refused the request with HTTP {status}: {said}.{hint}"
+        return f"{_redact(url)}/{endpoint} refused the request with HTTP {status}: {said}.{hint}"
+
+
+def _text_completion(resp) -> Completion:
+    """The completion in a reply of the completions endpoint (``choices[0].text``), or InvalidReply."""
+    choices = getattr(resp, "choices", None)
+    if isinstance(resp, (str, bytes)) or not isinstance(choices, list) or not choices:
+        raise InvalidReply("not a text completion (no `choices`)")
+    text = getattr(choices[0], "text", None)
+    if not isinstance(text, str):
+        raise InvalidReply("a choice without text")
+    usage = getattr(resp, "usage", None)
+    return Completion(text=text, prompt_tokens=getattr(usage, "prompt_tokens", None),
+                      completion_tokens=getattr(usage, "completion_tokens", None),
+                      finish_reason="length" if getattr(choices[0], "finish_reason", None) == "length" else "stop")
 
 
 def _completion(resp) -> Completion:
