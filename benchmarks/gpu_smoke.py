@@ -51,6 +51,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     g = p.add_argument_group("hf")
     g.add_argument("--batch-size", type=int, default=32)
     g.add_argument("--dtype", default="auto")
+    g.add_argument("--batching", choices=["continuous", "static"], default="continuous")
     p.add_argument("--allow-cpu", action="store_true", help="run without CUDA (a dry run of this script)")
     return p.parse_args(argv)
 
@@ -63,7 +64,7 @@ def backend_from(args):
                             gpu_memory_utilization=args.gpu_memory_utilization, max_model_len=args.max_model_len)
     if args.load_format != "auto":
         sys.exit("--load-format is a vLLM option; the hf backend loads the real weights")
-    return make_backend("hf", model=args.model, batch_size=args.batch_size, dtype=args.dtype,
+    return make_backend("hf", model=args.model, batch_size=args.batch_size, dtype=args.dtype, batching=args.batching,
                         device="cuda" if not args.allow_cpu else "auto")
 
 

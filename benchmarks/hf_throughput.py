@@ -47,6 +47,7 @@ def main():
     ap.add_argument("--max-new-tokens", type=int, default=512)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--device", default="cuda")
+    ap.add_argument("--batching", choices=["continuous", "static"], default="continuous")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     args = ap.parse_args()
 
@@ -68,7 +69,8 @@ def main():
     for shape in args.shape or ["smollm2-135m"]:
         # Correctness on the device, in float32 (bf16 batched numerics may legitimately differ).
         model = random_model(shape, len(tokenizer), args.device, torch.float32)
-        backend = HFBackend.from_model(model, tokenizer, model_id=f"random-{shape}", batch_size=4)
+        backend = HFBackend.from_model(model, tokenizer, model_id=f"random-{shape}", batch_size=4,
+                                       batching=args.batching)
         reqs = [Request(as_messages(rrm_messages(p.prompt * (1 + i % 3), p.chosen, p.rejected)),
                         Sampling(temperature=0.0, max_new_tokens=8), 0) for i, p in enumerate(demo[:8])]
         greedy_batched = [c.text for c in backend.generate(reqs)]
@@ -83,7 +85,8 @@ def main():
 
         dtype = torch.bfloat16 if args.device == "cuda" else torch.float32
         model = random_model(shape, len(tokenizer), args.device, dtype)
-        backend = HFBackend.from_model(model, tokenizer, model_id=f"random-{shape}", batch_size=args.batch_size)
+        backend = HFBackend.from_model(model, tokenizer, model_id=f"random-{shape}", batch_size=args.batch_size,
+                                       batching=args.batching)
         pairs = (demo * (args.pairs // len(demo) + 1))[: args.pairs]
         pairs = [type(p)(f"{p.id}-{i}", p.prompt, p.chosen, p.rejected, p.subset) for i, p in enumerate(pairs)]
         with tempfile.TemporaryDirectory() as tmp:

@@ -26,11 +26,13 @@
 # questions, beside the baselines a reviewer asks for: a random pick (and its exact
 # expectation), majority vote over extracted answers, a scalar reward model's choice, and the
 # oracle (any candidate correct). The figure sets each method against the judgments it spent.
+# Where the records come from a scalar reward model (`backend="classifier"`), its highest-scored
+# candidate is a method too, "scalar judge", at N judgments (forward passes) per question.
 
 # %%
 import rrmlib.params
 
-_names_before = set(globals())
+_names_before = rrmlib.params.fresh("elo_accuracy", globals())
 
 # %% tags=["parameters"]
 # Parameters. Each has a default (`rrm params elo_accuracy` lists them, with what they mean); the cell
@@ -94,7 +96,8 @@ print(f"{len(sets)} questions scored, candidate sets from {P['dataset']!r}")
 
 # %%
 picks, cost, rating_tables = {}, {}, []
-for label, r, source in zip(labels, records, sources):
+scored = [bestofn.read_scores(source) for source in sources]  # scalar judges' candidate scores, where any
+for label, r, source, scores in zip(labels, records, sources, scored):
     elo_picks, bt_picks, tables = bestofn.rating_picks(
         r, k=P["elo_k"], initial=P["elo_initial"], scale=P["elo_scale"], base=P["elo_base"],
         elo_order=P["elo_order"], order_seed=P["order_seed"], prior=P["bt_prior"])
@@ -110,6 +113,12 @@ for label, r, source in zip(labels, records, sources):
         name = name if labels.count(label) == 1 else f"{name} ({label})"
         chosen = winners[winners["question"].isin(common)]
         picks[name], cost[name] = dict(zip(chosen["question"], chosen["pick"].astype(int))), spent
+    if scores is not None:  # a scalar judge's pick: the highest-scored candidate, one forward pass each
+        from rrmlib.scalar import pick_by_score
+
+        name = "scalar judge" if sum(x is not None for x in scored) == 1 else f"scalar judge ({label})"
+        scores = scores[scores["question"].isin(common)]
+        picks[name], cost[name] = pick_by_score(scores), int(scores["score"].notna().sum())
 agreement = {label: float(pd.Series(picks[f"ELO ({label})"]).eq(pd.Series(picks[f"Bradley-Terry ({label})"])).mean())
              for label in labels}
 print("ELO and Bradley-Terry pick the same candidate on a share of questions:", agreement)

@@ -22,11 +22,15 @@
 # flagged. Each pair is shown once, in a seeded random order, so that no
 # candidate always sits in the first slot (`both_orders=True` shows it both ways instead).
 # Every completion goes to the judgment store: a rerun generates only what is missing.
+#
+# With a scalar reward model as the judge (`backend="classifier"`) each match is two scores
+# compared (N forward passes per question, however many matches), and the run also writes every
+# candidate's score, from which `elo_accuracy` adds the highest-scored pick, "scalar judge".
 
 # %%
 import rrmlib.params
 
-_names_before = set(globals())
+_names_before = rrmlib.params.fresh("elo_rival", globals())
 
 # %% tags=["parameters"]
 # Parameters. Each has a default (`rrm params elo_rival` lists them, with what they mean); the cell
@@ -105,6 +109,8 @@ display(wins.head(8))
 # %%
 run.write_results(judgments)
 matches_path = run.write_results(matches, "matches.parquet")
+if getattr(judge, "scalar", False):  # every candidate's score (stored already: nothing is recomputed)
+    run.write_results(judge.pick(sets)[1], "scores.parquet")
 run.write_metrics(M)
 run.write_meta(**judge.provenance(), figures=[], candidate_sets=len(sets),
                order="both" if P["both_orders"] else "shuffle")

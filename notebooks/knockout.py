@@ -18,6 +18,10 @@
 # `format="swiss"` plays a fixed number of Swiss rounds instead (each round pairs candidates
 # with equal scores, no rematches) and picks the leader.
 #
+# With a scalar reward model as the judge (`backend="classifier"`) each match is two scores
+# compared, and the highest-scored candidate is a pick of its own, "scalar judge": N forward
+# passes per question.
+#
 # **Replay mode** (`records=` the folder of the paper's knockout voting results): no judge runs;
 # the recorded winners decide the matches of the paper's bracket, so the notebook checks that
 # the records form a complete knockout and scores the paper's own picks. The judge parameters
@@ -26,7 +30,7 @@
 # %%
 import rrmlib.params
 
-_names_before = set(globals())
+_names_before = rrmlib.params.fresh("knockout", globals())
 
 # %% tags=["parameters"]
 # Parameters. Each has a default (`rrm params knockout` lists them, with what they mean); the cell
@@ -61,19 +65,19 @@ print("run folder:", run.path, "| mode:", "replay of recorded matches" if REPLAY
 # %%
 sets, no_accuracy = None, None
 if REPLAY:
-    bracket = load_rrm_bracket(P["records"])
+    paper_bracket = load_rrm_bracket(P["records"])
     recorded = load_rrm_knockout_records(P["records"], P["records_model"])
     questions = sorted(recorded)[: P["limit"]] if P["limit"] is not None else sorted(recorded)
     if not questions:  # an empty run would look like a successful one
         raise ValueError(f"no questions to replay: {P['records']!r} ({P['records_model']}) with limit={P['limit']} "
                          "selects none")
-    print(f"records: {P['records_model']} over {len(recorded)} questions, bracket of {len(bracket)}; "
+    print(f"records: {P['records_model']} over {len(recorded)} questions, bracket of {len(paper_bracket)}; "
           f"replaying {len(questions)}")
     try:
         sets = bestofn.load_sets(P["dataset"], P["data_path"])
         sets = bestofn.restrict(sets, [str(q) for q in questions])
         bestofn.check_entrants(sets, pd.DataFrame({"question": [str(q) for q in questions],
-                                                   "a": max(bracket), "b": min(bracket)}))
+                                                   "a": max(paper_bracket), "b": min(paper_bracket)}))
     except (HubUnavailable, KeyError, IndexError) as e:
         sets, no_accuracy = None, f"{type(e).__name__}: {e}"
         print(f"accuracy will be skipped: the candidate sets of {P['dataset']!r} are not usable here ({no_accuracy})")
@@ -107,7 +111,7 @@ else:
 
 # %%
 if REPLAY:
-    by_question = {q: Knockout(bracket) for q in questions}
+    by_question = {q: Knockout(paper_bracket) for q in questions}
     driver = replay(by_question, recorded)  # a match missing from the records raises
     tournaments = {str(q): t for q, t in by_question.items()}
     judgments = bestofn.replay_judgments(tournaments)
@@ -147,17 +151,24 @@ M = {"mode": "replay" if REPLAY else "judge", "format": P["format"],
 # ## Accuracy of the pick, beside the baselines
 
 # %%
-figures = []
+figures, scores = [], None
 if sets is None:
     M["accuracy"], M["accuracy_skipped"] = None, no_accuracy
     print("accuracy skipped:", no_accuracy)
 else:
     method = "knockout winner" if P["format"] == "knockout" else "Swiss leader"
-    table = bestofn.accuracy_table(sets, {method: picks}, {method: len(judgments)}, seed=P["seed"])
+    methods, cost = {method: picks}, {method: len(judgments)}
+    if getattr(judge, "scalar", False):  # a scalar reward model: its highest-scored candidate, one pass each
+        methods["scalar judge"], scores = judge.pick(sets)
+        cost["scalar judge"] = int(scores["score"].notna().sum())
+    table = bestofn.accuracy_table(sets, methods, cost, seed=P["seed"])
     display(table[["method", "accuracy", "ci_low", "ci_high", "n", "judgments_per_question"]].round(4))
     row = table.iloc[0]
     M.update(accuracy=float(row["accuracy"]), ci_low=float(row["ci_low"]), ci_high=float(row["ci_high"]),
-             baselines={r["method"]: float(r["accuracy"]) for _, r in table.iloc[1:].iterrows()})
+             baselines={r["method"]: float(r["accuracy"]) for _, r in table.iterrows() if r["method"] not in methods})
+    if scores is not None:
+        r = table.set_index("method").loc["scalar judge"]
+        M["scalar_judge"] = {k: float(r[k]) for k in ("accuracy", "ci_low", "ci_high", "judgments_per_question")}
     plots.setup()
     fig = plots.accuracy_vs_judgments(table, title=f"{P['dataset']}: {method} over {len(sets)} questions")
     figures = plots.savefig(fig, run.figures / "accuracy_vs_judgments")
@@ -175,6 +186,8 @@ run.write_results(judgments)
 run.write_results(matches, "matches.parquet")
 run.write_results(pd.DataFrame({"question": pd.array(list(picks), dtype="string"),
                                 "pick": pd.array(list(picks.values()), dtype="int64")}), "picks.parquet")
+if scores is not None:  # the scalar judge's score of every candidate (elo_accuracy picks from it too)
+    run.write_results(scores, "scores.parquet")
 run.write_metrics(M)
 run.write_meta(**(judge.provenance() if judge else {"completions": {"generated": 0, "reused": 0}}), figures=[str(f) for f in figures],
                replay={"records": P["records"], "model": P["records_model"]} if REPLAY else None)

@@ -19,11 +19,16 @@
 # (a verdict counts only if the text after the thought boxes exactly `Assistant 1` or
 # `Assistant 2`; anything else scores 0.5), and for RewardBench its headline (the plain mean of
 # the four section scores). `meta.json` records every choice that departs from it.
+#
+# Other judges: `protocol` picks another prompt and verdict rule (`rewardbench`: RewardBench's
+# generative prompt, `[[A]]`/`[[B]]`; `plain`: "which answer is better", `Answer 1`/`Answer 2`),
+# and `backend="classifier"` makes a scalar reward model the judge: it scores each answer, and
+# the higher score wins (equal scores: no verdict).
 
 # %%
 import rrmlib.params
 
-_names_before = set(globals())
+_names_before = rrmlib.params.fresh("pairwise", globals())
 
 # %% tags=["parameters"]
 # Parameters. Each has a default (`rrm params pairwise` lists them, with what they mean); the cell
@@ -62,9 +67,9 @@ if not pairs:  # an empty run would look like a successful one
     raise ValueError(f"no pairs to judge: {P['dataset']!r} with {load_options or 'its defaults'} and limit={P['limit']} "
                      "selects none")
 # JudgeBench and RM-Bench data are scored as their authors score them (rrmlib.scoring).
-scoring = P["scoring"] or pairs.scoring
-loaded = {"dataset": P["dataset"], **pairs.loaded, "scoring": scoring}  # for meta.json
-print(f"{len(pairs)} pairs from {P['dataset']!r}" + (f", scored by {scoring}'s rule" if scoring else ""))
+score_rule = P["scoring"] or pairs.scoring
+loaded = {"dataset": P["dataset"], **pairs.loaded, "scoring": score_rule}  # for meta.json
+print(f"{len(pairs)} pairs from {P['dataset']!r}" + (f", scored by {score_rule}'s rule" if score_rule else ""))
 if "labels" in loaded:  # a file read by its label column: every value, and the rows kept as ties
     print("label values:", loaded["labels"], "| ties:", loaded["ties"], "| outside labels:", loaded["unmapped_labels"])
 pd.Series([p.subset for p in pairs]).value_counts().rename("pairs").to_frame()
@@ -78,7 +83,8 @@ pd.Series([p.subset for p in pairs]).value_counts().rename("pairs").to_frame()
 
 # %%
 judge = Judge.from_params(P)
-print(judge.backend.describe(), "| reasoning judge:", judge.reasoning, "| verdict rule:", judge.verdict_rule)
+print(judge.backend.describe(), "| protocol:", judge.protocol.name if judge.protocol else "scalar scores",
+      "| reasoning judge:", judge.reasoning, "| verdict rule:", judge.verdict_rule)
 
 # %%
 results = judge.judge_pairs(pairs, order=P["order"], votes=P["votes"], seed=P["seed"])
@@ -94,7 +100,7 @@ print("completions:", judge.counts)
 # their authors' score (next section); the mean over pairs stays in the table as `all`.
 
 # %%
-M = metrics.metrics(results, P["unparseable"], seed=P["seed"], scoring=scoring)
+M = metrics.metrics(results, P["unparseable"], seed=P["seed"], scoring=score_rule)
 for warning in M["warnings"]:  # in the saved notebook, the terminal and metrics.json alike
     display(Markdown(f"**Warning:** {warning}"))
     print("WARNING:", warning, file=sys.stderr)
@@ -144,7 +150,11 @@ else:
 
 # %%
 tokens = results.assign(verdict_right=results["correct"].astype("string").fillna("unparseable"))
-display(tokens.pivot_table(index="subset", columns="verdict_right", values="completion_tokens", aggfunc="mean").round(1))
+if "score_chosen" in tokens:  # a scalar reward model writes nothing: its mean scores instead
+    display(tokens.pivot_table(index="subset", columns="verdict_right", values=["score_chosen", "score_rejected"],
+                               aggfunc="mean").round(3))
+else:
+    display(tokens.pivot_table(index="subset", columns="verdict_right", values="completion_tokens", aggfunc="mean").round(1))
 
 # %% [markdown]
 # ## Figure
@@ -178,7 +188,8 @@ if P["think_budgets"] is not None:
     from rrmlib import budgets
 
     budget_rows = budgets.judge_budgets(judge, pairs, budgets=P["think_budgets"], order=P["order"], votes=P["votes"],
-                                        seed=P["seed"], verdict_tokens=P["verdict_tokens"], close=P["think_close"])
+                                        seed=P["seed"], verdict_tokens=P["verdict_tokens"], close=P["think_close"],
+                                        count_long=False)
     M["think_budgets"] = budgets.budget_metrics(budget_rows, P["unparseable"], seed=P["seed"])
     display(pd.DataFrame({int(k): {"forced": v["forced"]["accuracy"], "truncated": v["truncated"]["accuracy"],
                                    "thinking tokens used": v["think_tokens_mean"], "forced share": v["forced_share"]}

@@ -22,7 +22,7 @@
 # %%
 import rrmlib.params
 
-_names_before = set(globals())
+_names_before = rrmlib.params.fresh("report", globals())
 
 # %% tags=["parameters"]
 # Parameters. Each has a default (`rrm params report` lists them, with what they mean); the cell
@@ -39,7 +39,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from rrmlib import plots, report
-from rrmlib.runs import RunDir
+from rrmlib.runs import RunDir, atomic_write, runs_dir
 
 run = RunDir.start("report", P)
 print("run folder:", run.path)
@@ -58,7 +58,7 @@ if P["sweep"] is not None:
 if P["runs"] is not None:
     folders += [P["runs"]] if isinstance(P["runs"], str) else list(P["runs"])
 if not folders:
-    folders = ["runs"]
+    folders = [str(runs_dir())]  # the project's runs/, wherever the kernel runs
 found, skipped = report.collect(folders)
 for note in skipped:
     print("skipped:", note)
@@ -79,10 +79,10 @@ display(Markdown("\n".join(f"- {n}" for n in notes)))
 # %%
 written = {"markdown": run.path / "table.md", "latex": run.path / "table.tex", "csv": run.path / "table.csv",
            "numbers": run.path / "cells.csv"}
-written["markdown"].write_text(report.to_markdown(table, notes))
-written["latex"].write_text(report.to_latex(table, notes))
-table.to_csv(written["csv"])
-numbers.to_csv(written["numbers"], index=False)
+atomic_write(written["markdown"], report.to_markdown(table, notes))
+atomic_write(written["latex"], report.to_latex(table, notes))
+atomic_write(written["csv"], table.to_csv())
+atomic_write(written["numbers"], numbers.to_csv(index=False))
 print("wrote", *map(str, written.values()))
 
 # %% [markdown]

@@ -291,6 +291,19 @@ def read_picks(matches_path) -> pd.DataFrame | None:
     return df.assign(question=df["question"].astype(str))
 
 
+def read_scores(matches_path) -> pd.DataFrame | None:
+    """A scalar judge's ``scores.parquet`` (question, candidate, score, ...) beside a run's
+    matches file, if it wrote one (``elo_rival`` and ``knockout`` with ``backend="classifier"``):
+    ``rrmlib.scalar.pick_by_score`` makes its best-of-N pick, one forward pass per candidate."""
+    path = Path(matches_path)
+    folder = path if path.is_dir() else path.parent
+    scores = folder / "scores.parquet"
+    if not scores.exists() or path.suffix == ".json":
+        return None
+    df = pd.read_parquet(scores)
+    return df.assign(question=df["question"].astype(str))
+
+
 ELO_ORDERS = ("paper", "per-question", "recorded")
 
 

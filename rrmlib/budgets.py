@@ -57,11 +57,13 @@ def forced_request(request: Request, thought_ids: list[int], budget: int, close_
 
 
 def judge_budgets(judge, pairs, *, budgets, order: str = "shuffle", votes: int = 1, seed: int = 0,
-                  verdict_tokens: int = 64, close: str = CLOSE, desc: str = "forcing verdicts") -> pd.DataFrame:
+                  verdict_tokens: int = 64, close: str = CLOSE, desc: str = "forcing verdicts",
+                  count_long: bool = True) -> pd.DataFrame:
     """One row per judgment and budget: the forced verdict and the truncation-scored one.
 
     The long completions are the judge's ordinary ones at its ``max_new_tokens`` (the largest
-    budget: the store answers them when the pairwise run already made them).
+    budget: the store answers them when the pairwise run already made them, and then
+    ``count_long=False`` keeps them from being counted twice in the judge's counts).
     """
     budgets = parse_budgets(budgets)
     if budgets[-1] > judge.sampling.max_new_tokens:
@@ -70,7 +72,11 @@ def judge_budgets(judge, pairs, *, budgets, order: str = "shuffle", votes: int =
     b = judge.backend
     plan = pair_plan(pairs, order=order, votes=votes, seed=seed)
     items = [showing(p, swap, s) for p, swap, s in plan]
+    counted = (dict(judge.counts), dict(judge.fitting))
     longs = judge.judge(items, desc="judging at the largest budget")
+    if not count_long:  # the pairwise run has already counted these judgments
+        judge.counts.update(counted[0])
+        judge.fitting.update(counted[1])
     close_ids = b.token_ids(close)
     asks, rows = [], []
     for (p, swap, s), item, j in zip(plan, items, longs):
@@ -114,13 +120,11 @@ def budgets_frame(rows: list[dict], rule: str = "paper") -> pd.DataFrame:
     """Budget rows with fixed dtypes; ``verdict``/``picked``/``correct`` follow the forced verdict
     under ``rule``, ``picked_truncated`` the truncation-scored one."""
     cols = {**_COLUMNS, **{f"{kind}_{r}": "Int64" for kind in ("forced", "truncated") for r in VERDICT_RULES}}
+    from rrmlib.metrics import picked_of
+
     df = pd.DataFrame(rows, columns=list(cols)).astype(cols)
-    swapped = df["order"] == "rejected_first"
-    for name, verdict in (("", df[f"forced_{rule}"]), ("_truncated", df[f"truncated_{rule}"])):
-        picked = pd.Series(pd.NA, index=df.index, dtype="string")
-        picked[verdict.notna() & ((verdict == 1) != swapped)] = "chosen"
-        picked[verdict.notna() & ((verdict == 1) == swapped)] = "rejected"
-        df[f"picked{name}"] = picked
+    df["picked"] = picked_of(df[f"forced_{rule}"], df["order"])
+    df["picked_truncated"] = picked_of(df[f"truncated_{rule}"], df["order"])
     df["verdict"] = df[f"forced_{rule}"]
     df["correct"] = (df["picked"] == "chosen").astype("boolean").where(df["picked"].notna(), pd.NA)
     df["cut_off"] = False

@@ -1,15 +1,14 @@
 """``rrm``: run the notebooks headless.
 
     rrm run pairwise -f params/demo.yaml -p round 4
-    rrm sweep params/sweeps/ppe-rounds.yaml   # every configuration not yet complete
+    rrm sweep params/sweeps/paper.yaml -f params/judges/rrm-7b.yaml   # every configuration not yet complete
+    rrm report params/sweeps/paper.yaml       # the paper's tables from its runs
     rrm params pairwise           # list a notebook's parameters
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import sys
 from pathlib import Path
 
@@ -17,28 +16,13 @@ import yaml
 
 from rrmlib import params as params_mod
 from rrmlib import runs as runs_mod
-from rrmlib.paths import project_root
-from rrmlib.runs import run_id
+from rrmlib.sweeps import folder_of, parse_value, record_sweep, sweep_configs, sweep_index  # noqa: F401 (API)
 
 def notebooks_dir() -> Path:
     """``notebooks/`` under the working directory, else beside the installed package (an
     editable install from a clone), so rrm also runs from another folder."""
     here = Path("notebooks")
     return here if here.is_dir() else Path(__file__).resolve().parents[1] / "notebooks"
-
-
-def parse_value(text: str):
-    """A ``-p`` value read as papermill reads it: True/False/None, int, float, else a string."""
-    if text in ("True", "False"):
-        return text == "True"
-    if text == "None":
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 def merged_params(notebook: str, files: list[str], pairs: list[tuple[str, str]]) -> dict:
@@ -52,7 +36,9 @@ def merged_params(notebook: str, files: list[str], pairs: list[tuple[str, str]])
         given.update(data)
     given.update({k: parse_value(v) for k, v in pairs})
     params_mod.check_names(notebook, given)
-    return params_mod.check(notebook, given, base=Path.cwd())  # paths typed here mean the shell's folder
+    # Paths typed here mean the shell's folder; defaults (the store) stay the project's, resolved
+    # in the notebook against its root, so `rrm run` and `rrm sweep` share one store wherever run.
+    return params_mod.check(notebook, params_mod.resolve_paths(given, Path.cwd()))
 
 
 def notebook_source(notebook: str):
@@ -139,121 +125,6 @@ def failure_text(notebook: str, output: Path, e: BaseException) -> str:
             f"{output}\nthis folder is not a finished run; rrm sweep runs it again\n")
 
 
-def folder_of(notebook: str, p: dict) -> Path:
-    """The run folder of checked parameters: ``out_dir``, else ``runs/<run-id>``."""
-    return Path(p.get("out_dir") or runs_mod.runs_dir() / run_id(notebook, p))
-
-
-STEP_KEYS = {"notebook", "name", "files", "parameters", "grid", "runs"}
-_REF = re.compile(r"\{run:([A-Za-z0-9_.-]+)\}")
-
-
-def _read_yaml(path) -> dict:
-    with open(path) as fh:
-        data = yaml.safe_load(fh) or {}
-    if not isinstance(data, dict):
-        raise params_mod.ParameterError(f"{path}: expected a mapping")
-    return data
-
-
-def _expand(value, named: dict, where: str):
-    """``${VAR}`` from the environment, and ``{run:NAME}`` as the run folder of the step NAME."""
-    if not isinstance(value, str):
-        return [_expand(v, named, where) for v in value] if isinstance(value, list) else value
-    value = os.path.expandvars(value)
-
-    def folder(m):
-        if m.group(1) not in named:
-            raise params_mod.ParameterError(f"{where}: {{run:{m.group(1)}}} names no earlier step (named steps: "
-                                            f"{sorted(named) or 'none'})")
-        return str(named[m.group(1)])
-
-    return _REF.sub(folder, value)
-
-
-def sweep_configs(path, files: list[str] = (), pairs: list[tuple[str, str]] = ()) -> list[tuple[str, dict]]:
-    """``(notebook, parameters)`` for every configuration a sweep file lists, in order.
-
-    A sweep file is either one step (``notebook``, optional base parameter ``files`` and
-    ``parameters``, then a ``grid``, every combination of its lists, and/or ``runs``, a list of
-    mappings) or ``steps``: a list of such steps, with shared ``files`` and ``parameters`` at the
-    top. Shared parameters, and ``files``/``pairs`` given on the command line (which win over
-    everything), reach each step whose notebook declares them (the judge's parameters go to
-    every notebook that runs a judge, not to ``elo_accuracy`` or ``report``); a name no step
-    takes is refused. A step with a ``name`` can be referred to in a later step's values as
-    ``{run:NAME}`` (its run folder: ``matches: "{run:elo}/matches.parquet"``); ``${VAR}`` takes
-    an environment variable (``data_path: ${RRM_DATA}/qwen25-math/math_cot_100.jsonl``)."""
-    import itertools
-
-    spec = _read_yaml(path)
-    multi = "steps" in spec
-    allowed = {"files", "parameters", "steps"} if multi else STEP_KEYS - {"name"}
-    unknown = set(spec) - allowed
-    if unknown:
-        raise params_mod.ParameterError(f"{path}: unknown key(s) {sorted(unknown)}")
-    steps = spec["steps"] if multi else [spec]
-    if not isinstance(steps, list) or not steps:
-        raise params_mod.ParameterError(f"{path}: 'steps' must be a non-empty list")
-    shared = {}
-    for f in (spec.get("files") or []) if multi else []:
-        shared.update(_read_yaml(f))
-    shared.update((spec.get("parameters") or {}) if multi else {})
-    overrides = {}
-    for f in files:
-        overrides.update(_read_yaml(f))
-    overrides.update({k: parse_value(v) for k, v in pairs})
-    overrides = params_mod.resolve_paths(overrides, Path.cwd())  # typed in the shell: its folder
-    named: dict[str, Path] = {}
-    configs = []
-    for s_no, step in enumerate(steps, 1):
-        where = f"{path}: step {s_no}" if multi else str(path)
-        if not isinstance(step, dict):
-            raise params_mod.ParameterError(f"{where}: a step is a mapping with 'notebook'")
-        bad = set(step) - STEP_KEYS
-        if bad:
-            raise params_mod.ParameterError(f"{where}: unknown key(s) {sorted(bad)}")
-        notebook = step.get("notebook")
-        if notebook not in params_mod.SPECS:
-            raise params_mod.ParameterError(f"{where}: 'notebook' must be one of {sorted(params_mod.SPECS)}, got {notebook!r}")
-        declared = params_mod.SPECS[notebook]
-        base = {k: v for k, v in shared.items() if k in declared}
-        for f in step.get("files") or []:
-            base.update(_read_yaml(f))
-        base.update(step.get("parameters") or {})
-        grid = step.get("grid") or {}
-        scalar = [k for k, v in grid.items() if not isinstance(v, list)]
-        if scalar:
-            raise params_mod.ParameterError(f"{where}: grid values must be lists; {scalar} are not (put fixed values "
-                                            f"under `parameters`)")
-        combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())] if grid else []
-        variants = combos + list(step.get("runs") or [])
-        mine = {k: v for k, v in overrides.items() if k in declared}
-        step_configs = []
-        for n, variant in enumerate(variants or [{}]):
-            given = {k: _expand(v, named, where) for k, v in {**base, **variant, **mine}.items()}
-            try:
-                params_mod.check_names(notebook, given)
-                # The sweep file's own paths are the project's (it lives there).
-                step_configs.append((notebook, params_mod.check(notebook, given, base=project_root())))
-            except params_mod.ParameterError as e:
-                raise params_mod.ParameterError(f"{where}: configuration {n + 1} ({variant}): {e}") from None
-        if step.get("name"):
-            if len(step_configs) != 1:
-                raise params_mod.ParameterError(f"{where}: a named step ({step['name']!r}) must have exactly one "
-                                                f"configuration, to be referred to as {{run:{step['name']}}}")
-            named[step["name"]] = folder_of(*step_configs[0])
-        configs += step_configs
-    declared_any = set().union(*(params_mod.SPECS[nb] for nb, _ in configs))
-    stray = sorted((set(shared) | set(overrides)) - declared_any)
-    if stray:
-        raise params_mod.ParameterError(f"{path}: no step takes parameter(s) {', '.join(stray)}")
-    folders = [folder_of(nb, p) for nb, p in configs]
-    if len(set(folders)) < len(folders):
-        raise params_mod.ParameterError(f"{path}: several configurations would share one run folder (is out_dir "
-                                        f"set in `parameters`? leave it out, each run gets runs/<run-id>)")
-    return configs
-
-
 def sweep(path, files: list[str] = (), pairs: list[tuple[str, str]] = ()) -> int:
     """Run each configuration of a sweep whose run folder is not complete; 0 when all succeed."""
     import papermill
@@ -286,21 +157,6 @@ def sweep(path, files: list[str] = (), pairs: list[tuple[str, str]] = ()) -> int
     else:
         print(f"sweep: {len(configs) - skipped - failed} run, {skipped} already complete, {failed} failed")
     return 1 if failed else 0
-
-
-def sweep_index(path) -> Path:
-    """Where a sweep file's run folders are listed: every invocation adds its own (another judge
-    given with -f adds its runs), so ``rrm report SWEEP`` finds the runs of every judge swept."""
-    return runs_mod.runs_dir() / "sweeps" / f"{Path(path).stem}.txt"
-
-
-def record_sweep(path, folders) -> None:
-    index = sweep_index(path)
-    known = index.read_text().splitlines() if index.exists() else []
-    new = [str(f) for f in folders if str(f) not in known]
-    if new:
-        index.parent.mkdir(parents=True, exist_ok=True)
-        runs_mod.atomic_write(index, "".join(f + "\n" for f in known + new))
 
 
 def headline(notebook: str, folder) -> str:
@@ -397,8 +253,8 @@ def main(argv=None) -> int:
 
     try:
         p = merged_params(args.notebook, args.parameters_file, args.parameter)
-        if given_runs is not None:
-            p = params_mod.check("report", {**p, "runs": given_runs})
+        if given_runs is not None:  # folders typed here mean the shell's folder
+            p = params_mod.check("report", {**p, "runs": [str(Path(f).resolve()) for f in given_runs]})
     except params_mod.ParameterError as e:
         print(f"rrm: {e}", file=sys.stderr)
         return 2

@@ -1,4 +1,5 @@
-"""The judge: joins a backend, the store, the RRM prompt and the verdict parser.
+"""The judge: joins a backend, the store, a protocol's prompt and its verdict rules (the RRM
+template and the paper's reading by default; ``rrmlib.protocols``).
 
 It takes from the store what is already there, generates only the rest (committing each chunk
 as it finishes), and turns completions into verdicts. It knows nothing of which dataset it
@@ -6,13 +7,16 @@ judges: it sees a question and two answers in the order they are shown.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 from dataclasses import dataclass
 
 import pandas as pd
 
+from rrmlib import protocols
 from rrmlib.backends.base import Backend, Completion, Request, Sampling, as_messages
-from rrmlib.prompts import VERDICT_RULES, parse_verdict, rrm_messages, thought_end
+from rrmlib.prompts import VERDICT_RULES, thought_end
 from rrmlib.seeding import stable_int
 from rrmlib.store import JudgmentStore, completion_key, kill_point
 
@@ -51,12 +55,15 @@ class Judgment:
     cut_off: bool
     verdicts: dict | None = None  # the verdict under every rule, so a run can show them side by side
     fit: str = "whole"  # "shortened": both answers cut alike to fit; "too long": skipped, nothing generated
+    scores: tuple | None = None  # a scalar judge's (slot 1, slot 2) scores (rrmlib.scalar)
 
 
 class Judge:
     def __init__(self, backend: Backend, store: JudgmentStore, sampling: Sampling, *,
                  reasoning: bool | None = None, progress: bool = True, verdict_rule: str = "paper",
-                 too_long: str = "skip"):
+                 too_long: str = "skip", protocol: str = protocols.DEFAULT):
+        # The prompt template and its verdict rules (rrmlib.protocols); rrm is the paper's.
+        self.protocol = protocols.get(protocol)
         if verdict_rule not in VERDICT_RULES:
             raise ValueError(f"verdict_rule must be one of {VERDICT_RULES}, got {verdict_rule!r}")
         if too_long not in TOO_LONG:
@@ -68,6 +75,8 @@ class Judge:
         # backend cannot tell (a server hides its template), guessing either way misreads some
         # judge: a draft box inside a cut-off thought, or every verdict of a plain judge.
         detected = backend.is_reasoning() if reasoning is None else reasoning
+        if detected is None:  # the protocol may say (a prompt that asks for the verdict at once)
+            detected = self.protocol.thinks
         if detected is None:
             raise ValueError(f"the {backend.name} backend cannot tell whether {backend.model_id!r} thinks in "
                              "<think> tags: pass reasoning=True (RRM and other thinking judges) or False")
@@ -83,32 +92,45 @@ class Judge:
     def from_params(cls, p: dict) -> "Judge":
         """The judge a notebook's checked parameters describe (backend, model, sampling, store)."""
         from rrmlib.backends import make_backend
-        from rrmlib.params import backend_options
+        from rrmlib.params import ParameterError, backend_options
 
+        if p["backend"] == "classifier":  # a scalar reward model: scores, no prompt or sampling
+            from rrmlib.scalar import ScalarJudge
+
+            return ScalarJudge.from_params(p)
+        protocol = p.get("protocol", protocols.DEFAULT)
+        if p.get("think_budgets") is not None and protocol != protocols.DEFAULT:
+            # rrmlib.budgets closes a thought as RRM's template does and reads RRM's verdicts
+            raise ParameterError(f"think_budgets works with the rrm protocol only, not {protocol!r}")
         sampling = Sampling(temperature=p["temperature"], top_p=p["top_p"], max_new_tokens=p["max_new_tokens"],
                             seed=p["seed"])
         backend = make_backend(p["backend"], **backend_options(p))
         kill_point("model_load")  # the fault suite's hook (rrmlib.store.kill_point); a no-op otherwise
         return cls(backend, JudgmentStore(p["store"]), sampling,
                    reasoning=p["reasoning"], progress=p["progress"], verdict_rule=p["verdict_rule"],
-                   too_long=p["too_long"])
+                   too_long=p["too_long"], protocol=protocol)
 
     def provenance(self) -> dict:
         """What meta.json records about the judge: counts, sampling, backend and how it reads verdicts."""
         return {"completions": dict(self.counts), "sampling": self.sampling.as_dict(),
-                "judge": self.backend.describe(), "reasoning": self.reasoning, "verdict_rule": self.verdict_rule,
+                "judge": self.backend.describe(), "judge_protocol": self.protocol.name,
+                "reasoning": self.reasoning, "verdict_rule": self.verdict_rule,
                 "too_long": {"policy": self.too_long, "context_length": self.backend.context_length,
                              "room": "min(max_new_tokens, context // 4)", **self.fitting}}
 
     # -- completions ----------------------------------------------------------------------
     def request(self, question: str, first: str, second: str, sample: int = 0) -> Request:
-        return Request(as_messages(rrm_messages(question, first, second)), self.sampling, sample)
+        return Request(as_messages(self.protocol.messages(question, first, second)), self.sampling, sample)
 
     def key(self, request: Request) -> str:
-        return completion_key(self.backend.model_id, self.backend.revision,
-                              self.backend.prompt_text(request.messages), request.sampling.as_dict(),
-                              request.sample, backend=self.backend.name, numerics=self.backend.numerics,
-                              continuation=request.continuation)
+        key = completion_key(self.backend.model_id, self.backend.revision,
+                             self.backend.prompt_text(request.messages), request.sampling.as_dict(),
+                             request.sample, backend=self.backend.name, numerics=self.backend.numerics,
+                             continuation=request.continuation)
+        if self.protocol.name == protocols.DEFAULT:
+            return key  # rrm's keys are the keys every store already holds
+        # Another protocol's prompt differs anyway; its name in the key says so outright.
+        return hashlib.sha256(json.dumps([key, {"protocol": self.protocol.name}]).encode()).hexdigest()
 
     def complete(self, requests: list[Request], desc: str = "judging") -> list[tuple[str, dict]]:
         """``(key, stored completion)`` for each request, generating only what the store lacks."""
@@ -212,7 +234,7 @@ class Judge:
         end = thought_end(text)
         if end != -1:
             think = self.backend.count_tokens(text[:end])
-        verdicts = {rule: parse_verdict(text, reasoning=self.reasoning, rule=rule) for rule in VERDICT_RULES}
+        verdicts = {rule: self.protocol.parse(text, self.reasoning, rule) for rule in VERDICT_RULES}
         return Judgment(key=key, text=text, verdict=verdicts[self.verdict_rule],
                         prompt_tokens=stored["prompt_tokens"], completion_tokens=stored["completion_tokens"],
                         think_tokens=think, cut_off=stored["finish_reason"] == "length", verdicts=verdicts)
@@ -237,7 +259,8 @@ class Judge:
         limit = ctx - self.room()
 
         def size(a, b):
-            return self.backend.count_tokens(self.backend.prompt_text(as_messages(rrm_messages(question, a, b))))
+            return self.backend.count_prompt_tokens(
+                self.backend.prompt_text(as_messages(self.protocol.messages(question, a, b))))
 
         if size(first, second) <= limit:
             return first, second, "whole"

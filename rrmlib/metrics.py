@@ -248,13 +248,20 @@ def warnings_for(m: dict, threshold: float = UNPARSEABLE_WARN) -> list[str]:
     return out
 
 
+def picked_of(verdict: pd.Series, order: pd.Series) -> pd.Series:
+    """Which answer each verdict (the slot, 1 or 2) names, given the order it was shown in:
+    ``chosen``, ``rejected`` or missing (no verdict)."""
+    swapped = order == "rejected_first"
+    picked = pd.Series(pd.NA, index=verdict.index, dtype="string")
+    picked[verdict.notna() & ((verdict == 1) != swapped)] = "chosen"
+    picked[verdict.notna() & ((verdict == 1) == swapped)] = "rejected"
+    return picked
+
+
 def with_rule(results: pd.DataFrame, rule: str) -> pd.DataFrame:
     """The judgments as another verdict rule reads the same completions (``verdict_<rule>``)."""
     verdict = results[f"verdict_{rule}"]
-    swapped = results["order"] == "rejected_first"
-    picked = pd.Series(pd.NA, index=results.index, dtype="string")
-    picked[verdict.notna() & ((verdict == 1) != swapped)] = "chosen"
-    picked[verdict.notna() & ((verdict == 1) == swapped)] = "rejected"
+    picked = picked_of(verdict, results["order"])
     return results.assign(verdict=verdict, picked=picked,
                           correct=(picked == "chosen").astype("boolean").where(picked.notna(), pd.NA))
 

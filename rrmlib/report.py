@@ -64,6 +64,8 @@ class Cell:
     unparseable: float | None = None
     deviations: dict = field(default_factory=dict)
     sources: list = field(default_factory=list)
+    first_round: float | None = None  # PPE: round 1's accuracy, what the paper published for one round
+    note: str = ""  # what the cell left out, said under the table
 
     @property
     def flags(self) -> str:
@@ -82,7 +84,12 @@ def judge_name(run: Run, runs_by_path: dict) -> str:
     judge = run.meta.get("judge")
     if judge:
         rev = str(judge.get("revision") or "")
-        return f"{judge['model']}" + (f" @{rev[:8]}" if rev and rev not in judge["model"] else "")
+        name = f"{judge['model']}" + (f" @{rev[:8]}" if rev and rev not in judge["model"] else "")
+        protocol = run.meta.get("judge_protocol")
+        if judge.get("backend") == "classifier":
+            return name + " (scalar reward model)"
+        # One model read through another prompt is another judge: a row of its own.
+        return name + (f" ({protocol} protocol)" if protocol not in (None, "rrm") else "")
     if run.meta.get("replay"):
         return f"RRM-{str(run.meta['replay'].get('model', '')).upper()} (the paper's records)"
     names = []
@@ -127,7 +134,9 @@ def collect(paths) -> tuple[list[Run], list[str]]:
     every folder skipped because it is not a finished run."""
     runs, skipped = [], []
     for p in map(Path, paths):
-        holds_runs = p.is_dir() and not (p / "meta.json").exists() and not (p / "FAILED").exists()
+        # A folder that looks like a run (even one in progress or killed) is one; else it holds runs.
+        looks_like_run = any((p / n).exists() for n in ("meta.json", "FAILED", "metrics.json")) or any(p.glob("*.ipynb"))
+        holds_runs = p.is_dir() and not looks_like_run
         folders = sorted(x for x in p.iterdir() if x.is_dir()) if holds_runs else [p]
         for f in folders:
             run = Run.read(f)
@@ -162,6 +171,10 @@ def cells(runs: list[Run], *, seed: int = 0, n_boot: int = 1000) -> list[Cell]:
                                 deviations=run.deviations, sources=[str(run.path)]))
         elif run.notebook == "elo_accuracy":
             for method, row in m.get("methods", {}).items():
+                if method.startswith("scalar judge"):  # a scalar reward model's own pick: N forward passes
+                    out.append(Cell(judge, f"best-of-N scalar pick, {dataset_label(run)}", row["accuracy"],
+                                    row["ci_low"], row["ci_high"], judgments_per_question=row["judgments_per_question"],
+                                    deviations=_deviations(run, by_path), sources=[str(run.path)]))
                 if method.startswith("ELO ("):
                     kind = method[len("ELO ("):-1]
                     out.append(Cell(judge, f"best-of-N ELO ({kind}), {dataset_label(run)}", row["accuracy"],
@@ -169,14 +182,48 @@ def cells(runs: list[Run], *, seed: int = 0, n_boot: int = 1000) -> list[Cell]:
                                     unparseable=_source_unparseable(run, by_path),
                                     deviations=_deviations(run, by_path),
                                     sources=[str(run.path)]))
-        elif run.notebook == "knockout" and m.get("accuracy") is not None:
+        elif run.notebook == "knockout" and m.get("scalar_judge"):
+            sj = m["scalar_judge"]
+            out.append(Cell(judge, f"best-of-N scalar pick, {dataset_label(run)}", sj["accuracy"], sj["ci_low"],
+                            sj["ci_high"], judgments_per_question=sj["judgments_per_question"],
+                            deviations=run.deviations, sources=[str(run.path)]))
+        if run.notebook == "knockout" and m.get("accuracy") is not None:
             name = "knockout" if m.get("format", "knockout") == "knockout" else "Swiss"
             out.append(Cell(judge, f"best-of-N {name}, {dataset_label(run)}", m["accuracy"], m.get("ci_low"),
                             m.get("ci_high"), judgments_per_question=m.get("judgments_per_question"),
                             unparseable=m.get("unparseable"), deviations=run.deviations, sources=[str(run.path)]))
-    for (judge, name), rounds in ppe.items():
-        out.append(ppe_cell(judge, name, rounds, seed=seed, n_boot=n_boot))
+    for (judge, name), found in ppe.items():
+        out.append(ppe_cell(judge, name, found, seed=seed, n_boot=n_boot))
     return out
+
+
+_NOT_SETTINGS = {"round", "out_dir", "store", "progress"}
+
+
+def _settings(run: Run) -> str:
+    """Everything of a run that changes its number, except the round."""
+    return json.dumps({k: v for k, v in sorted(run.params.items()) if k not in _NOT_SETTINGS}, default=str)
+
+
+def ppe_rounds_of(found: list[Run]) -> tuple[list[Run], str]:
+    """The runs a PPE cell averages: one settings group (the paper's protocol first, then the
+    most rounds), one run per round; and a note naming what was left out, so that runs with
+    other settings, or a round run twice, are never averaged as if they were rounds."""
+    groups: dict[str, list[Run]] = {}
+    for r in found:
+        groups.setdefault(_settings(r), []).append(r)
+    chosen = max(groups.values(), key=lambda g: (not any(r.deviations for r in g),
+                                                 len({r.params.get("round", 1) for r in g})))
+    by_round: dict[int, Run] = {}
+    for r in sorted(chosen, key=lambda r: str(r.path)):
+        by_round.setdefault(r.params.get("round", 1), r)
+    kept = [by_round[k] for k in sorted(by_round)]
+    left = [r for r in found if r not in kept]
+    note = ""
+    if left:
+        note = (f"{len(left)} other run(s) of this set left out (other settings, or a round run twice): "
+                + ", ".join(str(r.path) for r in left))
+    return kept, note
 
 
 def ppe_cell(judge: str, name: str, rounds: list[Run], *, seed: int = 0, n_boot: int = 1000) -> Cell:
@@ -185,8 +232,9 @@ def ppe_cell(judge: str, name: str, rounds: list[Run], *, seed: int = 0, n_boot:
     question and responses, so they are not independent)."""
     from rrmlib.metrics import pair_scores
 
-    rounds = sorted(rounds, key=lambda r: r.params.get("round", 1))
+    rounds, note = ppe_rounds_of(rounds)
     accs = [r.metrics["score"] for r in rounds]
+    first = next((r.metrics["score"] for r in rounds if r.params.get("round", 1) == 1), None)
     per_prompt = []
     for r in rounds:
         res = pd.read_parquet(r.path / "results.parquet")
@@ -204,7 +252,7 @@ def ppe_cell(judge: str, name: str, rounds: list[Run], *, seed: int = 0, n_boot:
     return Cell(judge, f"PPE {name}", float(np.mean(accs)), lo, hi,
                 sd=float(np.std(accs, ddof=1)) if len(accs) > 1 else None, rounds=len(accs),
                 unparseable=max(r.metrics["unparseable"] for r in rounds), deviations=deviations,
-                sources=[str(r.path) for r in rounds])
+                sources=[str(r.path) for r in rounds], first_round=first, note=note)
 
 
 def column_order(columns) -> list[str]:
@@ -269,10 +317,14 @@ def table(measured: list[Cell]) -> pd.DataFrame:
             continue
         diffs = {}
         for c in published:
-            if c.judge.startswith(f"{model} (") and c.column in got and got[c.column].value is not None:
-                diffs[c.column] = f"{100 * (got[c.column].value - c.value):+.1f}"
+            if not (c.judge.startswith(f"{model} (") and c.column in got):
+                continue
+            # The paper published one PPE round: compared with our round 1, not the mean of rounds.
+            ours = got[c.column].first_round if c.column.startswith("PPE ") else got[c.column].value
+            if ours is not None:
+                diffs[c.column] = f"{100 * (ours - c.value):+.1f}"
         if diffs:
-            rows[f"{judge}: difference to published"] = diffs
+            rows[f"{judge}: difference to published (PPE: round 1)"] = diffs
     return pd.DataFrame.from_dict(rows, orient="index").reindex(columns=cols).fillna("").rename_axis("judge")
 
 
@@ -298,6 +350,7 @@ def footnotes(measured: list[Cell]) -> list[str]:
     notes = [f"Percent; [95% bootstrap interval]; PPE: mean ± sd over the rounds present; j/q: judgments per question.",
              f"{UNPARSEABLE_MARK} more than {UNPARSEABLE_WARN:.0%} of the judgments behind this number gave no verdict: "
              f"it is mostly the unparseable policy's, not the judge's."]
+    notes += [f"{c.judge}, {c.column}: {c.note}" for c in measured if c.note]
     devs = {}
     for c in measured:
         for k, v in c.deviations.items():
@@ -342,7 +395,7 @@ def to_latex(t: pd.DataFrame, notes: list[str]) -> str:
 def sweep_folders(path) -> list[Path]:
     """The run folders of a sweep file: those every ``rrm sweep`` of it listed (each judge's,
     when judges were given with -f), and those of its configurations as the file alone says."""
-    from rrmlib.cli import folder_of, sweep_configs, sweep_index
+    from rrmlib.sweeps import folder_of, sweep_configs, sweep_index
 
     index = sweep_index(path)
     listed = [Path(line) for line in index.read_text().splitlines() if line] if index.exists() else []

@@ -55,6 +55,43 @@ def thinking_model_dir(tmp_path_factory, tiny_model_dir):
     return folder
 
 
+@pytest.fixture(scope="session")
+def bos_model_dir(tmp_path_factory, tiny_model_dir):
+    """The tiny model with a tokenizer that adds a BOS when asked for special tokens, as a
+    LlamaTokenizerFast with add_bos_token does (DeepSeek-R1-Distill's, RRM's): its chat template
+    (SmolLM2's) already starts with that token, so text tokenized with special tokens has two."""
+    import shutil
+
+    from tokenizers.processors import TemplateProcessing
+    from transformers import AutoTokenizer
+
+    folder = tmp_path_factory.mktemp("bos") / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    tok = AutoTokenizer.from_pretrained(folder)
+    bos = tok.bos_token
+    tok.backend_tokenizer.post_processor = TemplateProcessing(
+        single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, tok.bos_token_id)])
+    tok.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def record_prompt_ids():
+    """``record(backend)``: a list that fills with each row's prompt token ids as the hf backend
+    hands them to the model (both ways of batching pad a batch's rows through ``tokenizer.pad``)."""
+    def record(backend):
+        seen, pad = [], backend.tokenizer.pad
+
+        def recording(encoded, *args, **kwargs):
+            seen.extend(list(map(list, encoded["input_ids"])))
+            return pad(encoded, *args, **kwargs)
+
+        backend.tokenizer.pad = recording
+        return seen
+
+    return record
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _project_root_outside_the_checkout(tmp_path_factory):
     """Runs that use the default folders (runs/, the store) write under $RRM_ROOT: a folder of

@@ -6,9 +6,10 @@ from rrmlib.backends.base import as_messages
 from rrmlib.prompts import rrm_messages
 
 
-@pytest.fixture(scope="module")
-def backend(tiny_model_dir):
-    return make_backend("hf", model=str(tiny_model_dir), batch_size=3)
+@pytest.fixture(scope="module", params=["continuous", "static"])
+def backend(request, tiny_model_dir):
+    # Every test here runs on both ways of batching (tests/test_hf_continuous.py compares them).
+    return make_backend("hf", model=str(tiny_model_dir), batch_size=3, batching=request.param)
 
 
 def requests(sampling, n=7):

@@ -60,6 +60,28 @@ def requests(n: int, sampling: Sampling) -> list[Request]:
             for i in range(n)]
 
 
+@pytest.mark.parametrize("mode", ["paper", "template"])
+def test_prompt_ids_as_the_original_gave_them_to_vllm(fake_vllm, bos_model_dir, tiny_model_dir, mode):
+    """The original gave vLLM the rendered text, which vLLM tokenizes with special tokens: with a
+    tokenizer that adds a BOS, before a template that starts with it, two BOS. ``paper`` (the
+    default) sends those ids, ``template`` the template's alone; the key tells them apart."""
+    backend = make_backend("vllm", model=str(bos_model_dir), use_tqdm=False, special_tokens=mode)
+    reqs = requests(3, Sampling(max_new_tokens=4))
+    list(backend.stream(reqs))
+    [llm] = FakeLLM.instances
+    bos = backend.tokenizer.bos_token_id
+    for r, p in zip(reqs, llm.calls[0][0]):
+        text = backend.prompt_text(r.messages)
+        assert text.startswith(backend.tokenizer.bos_token)
+        template = backend.tokenizer(text, add_special_tokens=False)["input_ids"]
+        assert template[0] == bos
+        assert p["prompt_token_ids"] == ([bos] + template if mode == "paper" else template)
+    plain = make_backend("vllm", model=str(tiny_model_dir), special_tokens=mode)
+    assert plain.numerics == "dtype=auto"  # a tokenizer that adds nothing: the key as it always was
+    assert backend.numerics == ("dtype=auto:specials+1" if mode == "paper" else "dtype=auto")
+    assert backend.describe()["special_tokens"] == mode and backend.describe()["added_special_tokens"] == 1
+
+
 def test_engine_arguments_pass_through_and_engine_starts_lazily(fake_vllm, tiny_model_dir):
     backend = make_backend("vllm", model=str(tiny_model_dir), tensor_parallel_size=4, pipeline_parallel_size=2,
                            distributed_executor_backend="ray", gpu_memory_utilization=0.8,

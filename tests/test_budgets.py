@@ -16,20 +16,6 @@ PAIRS = [Pair(f"p{i}", f"What is {i} + {i}?", str(2 * i), str(2 * i + 1), "math"
 CLOSE = "\n</think>\n\n"
 
 
-def recording(backend):
-    """Wrap the model's generate: keep each row's input ids (left padding removed)."""
-    seen = []
-    generate = backend.model.generate
-
-    def record(**kwargs):
-        for ids, mask in zip(kwargs["input_ids"].tolist(), kwargs["attention_mask"].tolist()):
-            seen.append([t for t, m in zip(ids, mask) if m])
-        return generate(**kwargs)
-
-    backend.model.generate = record
-    return seen
-
-
 def expected_forced_ids(backend, pair, swap, completion_text, budget, reasoning):
     tok = backend.tokenizer
     first, second = (pair.rejected, pair.chosen) if swap else (pair.chosen, pair.rejected)
@@ -42,14 +28,14 @@ def expected_forced_ids(backend, pair, swap, completion_text, budget, reasoning)
 
 @pytest.mark.parametrize("model", ["thinking", "smollm2"])
 def test_forced_prompt_is_prompt_plus_first_b_thought_tokens_plus_closing(tmp_path, model, thinking_model_dir,
-                                                                            smollm2_dir):
+                                                                            smollm2_dir, record_prompt_ids):
     folder = thinking_model_dir if model == "thinking" else smollm2_dir
     backend = make_backend("hf", model=str(folder), batch_size=8)
     judge = Judge(backend, JudgmentStore(tmp_path / "s.sqlite"), Sampling(temperature=0.6, max_new_tokens=20),
                   progress=False)
     assert judge.reasoning is (model == "thinking")
     longs = {r.pair_id: r for r in judge.judge_pairs(PAIRS, order="fixed").itertuples()}
-    seen = recording(backend)
+    seen = record_prompt_ids(backend)
     frame = budgets.judge_budgets(judge, PAIRS, budgets=[3, 7, 20], order="fixed", verdict_tokens=5, close=CLOSE)
     stored = judge.store.get_many([longs[p.id].key for p in PAIRS])
     want = []

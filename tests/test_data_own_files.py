@@ -225,3 +225,13 @@ def test_select_keeps_how_the_pairs_were_loaded(tmp_path):
     assert picked.loaded["rows"] == 3 and picked.loaded["selection"]["pairs"] == 2
     plain = select_pairs([Pair("a", "p", "x", "y", "s")])
     assert plain.scoring is None and plain.loaded["pairs"] == 1
+
+
+def test_a_rewardbench_section_selects_its_subsets():
+    from rrmlib.data import Pair
+    from rrmlib.data.select import select
+
+    pairs = [Pair(f"{s}-{i}", "q", "a", "b", s) for s in ("mt-bench-hard", "llmbar-natural", "alpacaeval-easy")
+             for i in range(2)]
+    kept = select(pairs, subsets="Chat Hard")
+    assert [p.subset for p in kept] == ["mt-bench-hard"] * 2 + ["llmbar-natural"] * 2

@@ -108,7 +108,7 @@ def test_design_card_command_with_a_local_copy_judges_the_papers_round(tmp_path,
     assert res["pair_id"].tolist() == [f"{r}-r4" for r in range(5)]
     meta = json.loads((out / "meta.json").read_text())
     # Everything the paper's protocol fixes is the paper's; the tiny budget is named as a departure.
-    assert meta["protocol"]["deviations"] == {"max_new_tokens": 4} and meta["verdict_rule"] == "paper"
+    assert meta["protocol"]["deviations"] == {"max_new_tokens": 4, "limit": 5} and meta["verdict_rule"] == "paper"
     m = json.loads((out / "metrics.json").read_text())
     assert set(m["verdict_rules"]) == {"paper", "lenient"} and m["score"] == m["accuracy"]
 
@@ -183,3 +183,6 @@ def test_think_budgets_in_the_notebook(tmp_path, thinking_model_dir):
     assert {"forced", "truncated", "think_tokens_mean"} <= set(m["think_budgets"]["4"])
     meta = json.loads((out / "meta.json").read_text())
     assert any(Path(f).name == "think_budgets.png" for f in meta["figures"])
+    # Each completion counted once: 3 long ones, and one forced verdict per (pair, budget) forced.
+    forced = int(frame["forced"].sum())
+    assert meta["completions"] == {"generated": 3 + forced, "reused": 0}

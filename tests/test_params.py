@@ -78,6 +78,22 @@ def test_defaults_live_in_one_place(notebook):
     cell = src.split('# %% tags=["parameters"]\n', 1)[1].split("\n# %%", 1)[0]
     assert ast.parse(cell).body == []  # comments only
     assert f'rrmlib.params.in_notebook("{notebook}", globals(), _names_before)' in src
+    assert f'_names_before = rrmlib.params.fresh("{notebook}", globals())' in src
+
+
+def test_a_rerun_of_the_cells_forgets_what_the_last_run_left():
+    """In a live kernel: a run with dataset set, then the parameters cell emptied and the cells
+    run again: the second run is the default dataset, said to be the default."""
+    from rrmlib.params import fresh, in_notebook
+
+    kernel = {"__name__": "__main__"}
+    before = fresh("pairwise", kernel)
+    kernel["dataset"] = "llmbar"  # the parameters cell
+    assert in_notebook("pairwise", kernel, before)["dataset"] == "llmbar"
+    kernel["scoring"] = "judgebench"  # left behind by the first run, under a parameter's name
+    before = fresh("pairwise", kernel)  # cell 1 again; the parameters cell now empty
+    p = in_notebook("pairwise", kernel, before)
+    assert p["dataset"] == "demo" and p["scoring"] is None
 
 
 @pytest.mark.parametrize("values,message", [
@@ -144,5 +160,17 @@ def test_words_that_are_not_booleans_are_still_refused():
 
 def test_cli_and_papermill_spellings_agree():
     for typed in ("false", "False", "none", "None", "true"):
-        assert merged_params("pairwise", [], [("reasoning", typed)]) == check("pairwise", {"reasoning": typed},
-                                                                              base=Path.cwd())
+        assert merged_params("pairwise", [], [("reasoning", typed)]) == check("pairwise", {"reasoning": typed})
+
+
+def test_rrm_resolves_typed_paths_against_the_shell_and_leaves_defaults_to_the_project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    p = merged_params("pairwise", [], [("data_path", "x.parquet")])
+    assert p["data_path"] == str(tmp_path / "x.parquet")
+    assert p["store"] == "runs/judgments.sqlite"  # the notebook resolves it against the project root
+
+
+@pytest.mark.parametrize("url", ["http://GpuNode01.Cluster.local:8000/v1",
+                                 "https://api.example/v1/models/Meta-Llama-3.1-70B-Instruct/x"])
+def test_ordinary_hosts_and_model_paths_are_not_mistaken_for_keys(url):
+    check("pairwise", {"base_url": url})

@@ -142,9 +142,56 @@ def test_outputs_markdown_latex_csv_and_figures(runs):
 
 def test_a_difference_row_for_the_papers_own_models():
     measured = [report.Cell("Reward-Reasoning/RRM-7B @abcdef12", "RewardBench Overall", 0.80),
-                report.Cell("Reward-Reasoning/RRM-7B @abcdef12", "PPE GPQA", 0.60, sd=0.01, rounds=5)]
+                report.Cell("Reward-Reasoning/RRM-7B @abcdef12", "PPE GPQA", 0.65, sd=0.01, rounds=5, first_round=0.60)]
     t = report.table(measured)
-    row = t.loc["Reward-Reasoning/RRM-7B @abcdef12: difference to published"]
+    row = t.loc["Reward-Reasoning/RRM-7B @abcdef12: difference to published (PPE: round 1)"]
+    # By hand: 80.0 - 82.2; PPE against round 1 (the paper published one round), 60.0 - 57.2.
     assert row["RewardBench Overall"] == "-2.2" and row["PPE GPQA"] == "+2.8"
+    no_round_one = report.table([report.Cell("Reward-Reasoning/RRM-7B", "PPE GPQA", 0.65, rounds=2)])
+    assert not any("difference" in j for j in no_round_one.index)
     other = report.table([report.Cell("some/other-judge", "RewardBench Overall", 0.80)])
     assert not any("difference" in j for j in other.index)
+
+
+def test_a_ppe_cell_averages_rounds_not_runs(runs, tmp_path):
+    """A second round-1 run with other settings (another seed) must not be averaged in as if it
+    were a round: the cell keeps one run per round of one settings group, and says what it left."""
+    import shutil
+
+    twin = tmp_path / "gpqa1-other-seed"
+    shutil.copytree(runs["gpqa1"], twin)
+    meta = json.loads((twin / "meta.json").read_text())
+    meta["params"]["seed"] = 7
+    (twin / "meta.json").write_text(json.dumps(meta))
+    found, _ = report.collect([runs["gpqa1"], runs["gpqa2"], twin])
+    [cell] = [c for c in report.cells(found, n_boot=50) if c.column == "PPE GPQA"]
+    assert cell.rounds == 2 and str(twin) not in cell.sources and str(twin) in cell.note
+    assert cell.first_round == pytest.approx(metrics_of(runs["gpqa1"])["score"])
+
+
+def test_judges_side_by_side_one_row_each(runs, tmp_path):
+    """One model read through another protocol, and a scalar reward model, are other judges: each
+    gets its own row, with its own run's number (issue 13). The variants are copies of the demo
+    run with their meta.json changed as such a run would write it, and a score set here."""
+    import shutil
+
+    base = metrics_of(runs["demo"])
+    variants = {}
+    for name, change, score in (("plain", {"judge_protocol": "plain"}, 0.25),
+                                ("scalar", {"judge": {"backend": "classifier", "model": "tiny-rm"}}, 0.75)):
+        folder = tmp_path / name
+        shutil.copytree(runs["demo"], folder)
+        meta = json.loads((folder / "meta.json").read_text())
+        for key, value in change.items():
+            meta[key] = {**meta[key], **value} if isinstance(value, dict) else value
+        (folder / "meta.json").write_text(json.dumps(meta))
+        (folder / "metrics.json").write_text(json.dumps({**base, "score": score, "accuracy": score}))
+        variants[name] = folder
+    found, _ = report.collect([runs["demo"], *variants.values()])
+    demo = {c.judge: c.value for c in report.cells(found, n_boot=50) if c.value is not None and "demo" in c.column}
+    model = json.loads((runs["demo"] / "meta.json").read_text())["judge"]["model"]
+    assert [v for j, v in demo.items() if j.startswith("tiny-rm") and j.endswith("(scalar reward model)")] == \
+        [pytest.approx(0.75)]
+    assert [v for j, v in demo.items() if j.startswith(model) and j.endswith("(plain protocol)")] == [pytest.approx(0.25)]
+    rrm_rows = [j for j in demo if j.startswith(model) and "protocol" not in j]
+    assert len(rrm_rows) == 1 and demo[rrm_rows[0]] == pytest.approx(base["score"])

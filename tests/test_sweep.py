@@ -214,7 +214,8 @@ def test_the_cpu_paper_sweep_twice_then_its_report(tmp_path, tiny_model_dir):
                             timeout=600)
     assert report.returncode == 0, report.stderr[-3000:]
     assert "| judge |" in report.stdout and "RRM-7B (published)" not in report.stdout  # no RewardBench/PPE here
-    folders = [tmp_path / line for line in (tmp_path / "runs" / "sweeps" / "paper-cpu.txt").read_text().split()]
+    [index] = (tmp_path / "runs" / "sweeps").glob("paper-cpu-*.txt")
+    folders = [tmp_path / line for line in index.read_text().split()]
     metrics = {json.loads((f / "meta.json").read_text())["notebook"] + ":" + str(json.loads(
         (f / "meta.json").read_text())["params"].get("dataset")): json.loads((f / "metrics.json").read_text())
         for f in folders}
@@ -226,3 +227,20 @@ def test_the_cpu_paper_sweep_twice_then_its_report(tmp_path, tiny_model_dir):
     assert cells.loc["best-of-N ELO (round robin), qwen-math", "value"] == pytest.approx(elo["accuracy"])
     assert cells.loc["best-of-N knockout, qwen-math", "value"] == pytest.approx(metrics["knockout:qwen-math"]["accuracy"])
     assert len(cells) == 4 and cells["judge"].nunique() == 1
+
+
+def test_a_sweeps_own_files_are_found_beside_it_or_in_the_checkout(tmp_path, monkeypatch):
+    """``files:`` names a parameter file: beside the sweep file first, then under the project root,
+    then in the checkout (the committed sweeps' ``params/demo.yaml`` while $RRM_ROOT is elsewhere,
+    as in this test session); one that is nowhere is an error naming the sweep and the places."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "mine.yaml").write_text("seed: 7\n")
+    sweep = tmp_path / "sub" / "s.yaml"
+    sweep.write_text("notebook: pairwise\nfiles: [mine.yaml, params/demo.yaml]\ngrid: {order: [both]}\n")
+    [(_, p)] = sweep_configs(sweep)
+    demo = yaml.safe_load((ROOT / "params" / "demo.yaml").read_text())
+    assert (p["seed"], p["max_new_tokens"], p["order"]) == (7, demo["max_new_tokens"], "both")
+    sweep.write_text("notebook: pairwise\nfiles: [nowhere.yaml]\n")
+    with pytest.raises(ParameterError, match=r"s\.yaml: files: nowhere\.yaml not found .*sub"):
+        sweep_configs(sweep)

@@ -9,6 +9,8 @@ _BACKENDS = {
     "hf": "rrmlib.backends.hf:HFBackend",
     "openai": "rrmlib.backends.openai_backend:OpenAIBackend",
     "vllm": "rrmlib.backends.vllm_backend:VLLMBackend",
+    # scores, not text: a scalar reward model, judged by rrmlib.scalar.ScalarJudge
+    "classifier": "rrmlib.backends.classifier:ClassifierBackend",
 }
 
 

@@ -110,6 +110,11 @@ class Backend(ABC):
         """Tokens in ``text`` by the model's tokenizer, where the backend has one."""
         return None
 
+    def count_prompt_tokens(self, text: str) -> int | None:
+        """Tokens the model is given for the rendered prompt ``text`` (with any special tokens
+        the backend adds to it), where the backend has a tokenizer."""
+        return self.count_tokens(text)
+
     def token_prefix(self, text: str, n: int) -> str:
         raise NotImplementedError(f"the {self.name} backend has no tokenizer to shorten text with")
 
@@ -129,11 +134,22 @@ class Backend(ABC):
         pass
 
 
+SPECIAL_TOKENS = ("paper", "template")
+
+
 class RendersChatTemplate:
     """For backends that render the chat template themselves (``hf``, ``vllm``): the store's
-    prompt is then the exact text the model sees. Needs ``self.tokenizer``."""
+    prompt is then the exact text the model sees. Needs ``self.tokenizer``.
+
+    How the rendered text becomes token ids (``special_tokens``): ``"paper"``, as the original
+    evaluation did (it gave vLLM the rendered text, which vLLM tokenizes with the tokenizer's
+    special tokens added: where the tokenizer adds a BOS, as a LlamaTokenizerFast with
+    ``add_bos_token`` does, a template that starts with BOS gets a second one; its own comment
+    says so, and only its "Atla" branch passed token ids), or ``"template"``, the template's tokens
+    only. Where the tokenizer adds nothing (SmolLM2's) the two are the same ids and the same key."""
 
     tokenizer = None
+    special_tokens = "paper"
 
     def prompt_text(self, messages) -> str:
         rendered = self.__dict__.setdefault("_rendered", {})
@@ -153,6 +169,26 @@ class RendersChatTemplate:
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def prompt_ids(self, text: str) -> list[int]:
+        """The token ids the model is given for the rendered prompt ``text`` (see ``special_tokens``)."""
+        return list(self.tokenizer(text, add_special_tokens=self.special_tokens == "paper")["input_ids"])
+
+    def count_prompt_tokens(self, text: str) -> int:
+        return len(self.prompt_ids(text))
+
+    def _set_special_tokens(self, mode: str) -> str:
+        """Take the ``special_tokens`` mode; returns what the store key's ``numerics`` gains: the
+        tokens the tokenizer adds, where it adds any and the mode keeps them (so texts made from
+        the template's tokens alone are never reused for the paper's ids, or back)."""
+        if mode not in SPECIAL_TOKENS:
+            raise ValueError(f"special_tokens must be one of {SPECIAL_TOKENS}, got {mode!r}")
+        self.special_tokens = mode
+        probe = "x"
+        plain = self.tokenizer(probe, add_special_tokens=False)["input_ids"]
+        added = self.tokenizer(probe, add_special_tokens=True)["input_ids"]
+        self.added_special_tokens = len(added) - len(plain)
+        return f":specials+{self.added_special_tokens}" if mode == "paper" and added != plain else ""
 
     def token_ids(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])

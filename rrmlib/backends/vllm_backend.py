@@ -25,7 +25,8 @@ class VLLMBackend(RendersChatTemplate, Backend):
                  data_parallel_size: int = 1, distributed_executor_backend: str | None = None,
                  gpu_memory_utilization: float = 0.9, max_model_len: int | None = None,
                  enable_prefix_caching: bool = True, generation_config: str = "vllm", seed: int = 0,
-                 load_format: str = "auto", call_size: int | None = 2048, use_tqdm: bool = True, **engine_kwargs):
+                 load_format: str = "auto", call_size: int | None = 2048, use_tqdm: bool = True,
+                 special_tokens: str = "paper", **engine_kwargs):
         from transformers import AutoTokenizer, GenerationConfig
 
         if data_parallel_size != 1:
@@ -61,6 +62,7 @@ class VLLMBackend(RendersChatTemplate, Backend):
             engine_kwargs.get("tokenizer") or path,
             revision=engine_kwargs.get("tokenizer_revision") or hub_revision,
             trust_remote_code=engine_kwargs.get("trust_remote_code", False))
+        self.numerics += self._set_special_tokens(special_tokens)
         # With generation_config="vllm" the repo's generation_config.json is not read, and with
         # it any extra end-of-turn ids it lists: keep those as stop tokens ourselves.
         self.stop_ids = {self.tokenizer.eos_token_id} - {None}
@@ -101,11 +103,9 @@ class VLLMBackend(RendersChatTemplate, Backend):
         llm = self.llm  # first: its import error is the one that says how to install vLLM
         from vllm import SamplingParams
 
-        texts = [self.prompt_text(r.messages) for r in requests]
-        # Token ids, not text: vLLM would tokenize text with special tokens and so put a second
-        # BOS before a template that already starts with one.
-        ids = [x + list(r.continuation) for x, r in zip(self.tokenizer(texts, add_special_tokens=False)["input_ids"],
-                                                        requests)]
+        # Token ids, as vLLM would tokenize the text (special_tokens "paper", the original's text
+        # prompts) or the template's tokens only ("template"); then any given start of the answer.
+        ids = [self.prompt_ids(self.prompt_text(r.messages)) + list(r.continuation) for r in requests]
         # Never ask for more than the context leaves: the completion is then cut off ("length").
         room = [r.sampling.max_new_tokens if self.context_length is None
                 else max(1, min(r.sampling.max_new_tokens, self.context_length - len(x))) for r, x in zip(requests, ids)]
@@ -125,6 +125,7 @@ class VLLMBackend(RendersChatTemplate, Backend):
         args = {k: v if isinstance(v, (str, int, float, bool, type(None))) else repr(v)
                 for k, v in self.engine_args.items() if k not in ("model", "revision")}
         args["call_size"] = self.call_size
+        args["special_tokens"], args["added_special_tokens"] = self.special_tokens, self.added_special_tokens
         try:
             from importlib.metadata import version
 

@@ -34,10 +34,13 @@ def names_list(value, what: str) -> list[str] | None:
 
 
 def in_subset(name: str, subset: str) -> bool:
-    """Whether ``name`` selects ``subset``: the same, or a prefix before a '-' (``mmlu-pro``
+    """Whether ``name`` selects ``subset``: the same, a RewardBench section holding it
+    (``"Chat Hard"``), or a prefix before a '-' (``mmlu-pro``
     selects JudgeBench's ``mmlu-pro-law``, ``safety`` RM-Bench's ``safety-refuse`` and
     ``safety-response``, as each benchmark's authors group them)."""
-    return subset == name or subset.startswith(name + "-")
+    from rrmlib.rewardbench import SECTIONS
+
+    return subset == name or subset.startswith(name + "-") or subset in SECTIONS.get(name, ())
 
 
 def unit_of(scoring: str | None):
