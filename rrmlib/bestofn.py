@@ -280,28 +280,27 @@ def read_matches(path) -> pd.DataFrame:
     return out
 
 
+def _beside(matches_path, name: str) -> pd.DataFrame | None:
+    """The table ``name`` a run wrote beside its matches file (None for the paper's merged
+    results file, or where there is none), with ``question`` as text."""
+    path = Path(matches_path)
+    table = (path if path.is_dir() else path.parent) / name
+    if not table.exists() or path.suffix == ".json":
+        return None
+    df = pd.read_parquet(table)
+    return df.assign(question=df["question"].astype(str))
+
+
 def read_picks(matches_path) -> pd.DataFrame | None:
     """A run's ``picks.parquet`` (question, pick) beside its matches file, if it wrote one."""
-    path = Path(matches_path)
-    folder = path if path.is_dir() else path.parent
-    picks = folder / "picks.parquet"
-    if not picks.exists() or path.suffix == ".json":
-        return None
-    df = pd.read_parquet(picks)
-    return df.assign(question=df["question"].astype(str))
+    return _beside(matches_path, "picks.parquet")
 
 
 def read_scores(matches_path) -> pd.DataFrame | None:
     """A scalar judge's ``scores.parquet`` (question, candidate, score, ...) beside a run's
     matches file, if it wrote one (``elo_rival`` and ``knockout`` with ``backend="classifier"``):
     ``rrmlib.scalar.pick_by_score`` makes its best-of-N pick, one forward pass per candidate."""
-    path = Path(matches_path)
-    folder = path if path.is_dir() else path.parent
-    scores = folder / "scores.parquet"
-    if not scores.exists() or path.suffix == ".json":
-        return None
-    df = pd.read_parquet(scores)
-    return df.assign(question=df["question"].astype(str))
+    return _beside(matches_path, "scores.parquet")
 
 
 ELO_ORDERS = ("paper", "per-question", "recorded")

@@ -155,3 +155,24 @@ def resolve(model: str | None) -> tuple[str, str, str]:
     # A hub id, possibly "org/name@revision".
     name, _, revision = model.partition("@")
     return name, name, revision or "main"
+
+
+def load_torch(model: str | None, auto_class: str, device: str = "auto", dtype: str = "auto"):
+    """``(model, tokenizer, model_id, revision)``: a transformers model (``auto_class``, e.g.
+    ``"AutoModelForCausalLM"``) on ``device`` in ``dtype``. ``auto``: CUDA where there is one, in
+    bfloat16 there and float32 on the CPU. A hub id is keyed and loaded by the commit its branch
+    points to now (a branch moves; the commit names the weights)."""
+    import torch
+    import transformers
+
+    path, model_id, revision = resolve(model)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if dtype == "auto":
+        dtype = "bfloat16" if torch.device(device).type == "cuda" else "float32"
+    hub_revision = None
+    if not os.path.isdir(path):
+        revision = hub_revision = hub_commit(path, revision)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(path, revision=hub_revision)
+    loaded = getattr(transformers, auto_class).from_pretrained(path, revision=hub_revision, dtype=getattr(torch, dtype))
+    return loaded.to(device), tokenizer, model_id, revision

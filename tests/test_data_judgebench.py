@@ -7,13 +7,13 @@ import sys
 
 import numpy as np
 import pandas as pd
-import papermill
 import pytest
+from notebook_runs import read
+from notebook_runs import run as run_notebook
 
 from rrmlib import metrics, scoring
 from rrmlib.backends import Sampling, make_backend
 from rrmlib.backends.base import Completion
-from rrmlib.cli import notebook_source
 from rrmlib.data import DataError, load_pairs
 from rrmlib.judge import Judge
 from rrmlib.store import JudgmentStore
@@ -207,12 +207,8 @@ def fill_store(path, shown) -> None:
 
 
 def run(tmp, name, **params):
-    out = tmp / name
-    out.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(notebook_source("pairwise"), str(out / "pairwise.ipynb"),
-                               parameters={"out_dir": str(out), **KNOWN, **params}, kernel_name="python3",
-                               cwd=str(tmp), progress_bar=False)
-    return out, json.loads((out / "metrics.json").read_text()), json.loads((out / "meta.json").read_text())
+    out = run_notebook(tmp, "pairwise", name, **{**KNOWN, **params})
+    return (out, *read(out))
 
 
 def always_right(question, x, y):

@@ -5,6 +5,7 @@ from pathlib import Path
 import jupytext
 import papermill
 import pytest
+from notebook_runs import run as run_notebook
 
 from rrmlib.cli import notebook_source
 
@@ -13,12 +14,7 @@ pytestmark = pytest.mark.slow
 
 
 def run(tmp_path, name, **params):
-    out_dir = tmp_path / name
-    out_dir.mkdir(parents=True, exist_ok=True)
-    nb = notebook_source("pairwise")
-    papermill.execute_notebook(nb, str(out_dir / "pairwise.ipynb"), parameters={"out_dir": str(out_dir), **params},
-                               kernel_name="python3", cwd=str(tmp_path), progress_bar=False)
-    return out_dir
+    return run_notebook(tmp_path, "pairwise", name, **params)
 
 
 @pytest.fixture(scope="module")

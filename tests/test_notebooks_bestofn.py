@@ -13,7 +13,6 @@ from pathlib import Path
 import jupytext
 import numpy as np
 import pandas as pd
-import papermill
 import pytest
 from original_rrm import original_picks
 
@@ -25,6 +24,7 @@ from rrmlib.judge import Judge
 from rrmlib.store import JudgmentStore
 from rrmlib.tournament import load_elo_merged_results
 from rrmlib.cli import notebook_source
+from notebook_runs import read, run
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -42,19 +42,6 @@ def needs(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"needs the shared evaluation data at {path} (absent in a fresh clone)")
     return path
-
-
-def run(tmp, notebook, name, **params):
-    out_dir = tmp / name
-    out_dir.mkdir(parents=True, exist_ok=True)
-    nb = notebook_source(notebook)
-    papermill.execute_notebook(nb, str(out_dir / f"{notebook}.ipynb"), parameters={"out_dir": str(out_dir), **params},
-                               kernel_name="python3", cwd=str(tmp), progress_bar=False)
-    return out_dir
-
-
-def read(out_dir):
-    return (json.loads((out_dir / "metrics.json").read_text()), json.loads((out_dir / "meta.json").read_text()))
 
 
 # --- the demo sets, with a tiny model generating -----------------------------------------------

@@ -11,27 +11,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import papermill
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from rrmlib import report
 from rrmlib.paper import PUBLISHED
-from rrmlib.cli import notebook_source
+from notebook_runs import run
 
 ROOT = Path(__file__).resolve().parents[1]
 LLMBAR = ROOT.parent / "shared" / "data" / "llmbar" / "Natural.json"
 pytestmark = pytest.mark.slow
-
-
-def run(tmp, notebook, name, **params):
-    out_dir = tmp / name
-    out_dir.mkdir(parents=True, exist_ok=True)
-    nb = notebook_source(notebook)
-    papermill.execute_notebook(nb, str(out_dir / f"{notebook}.ipynb"), parameters={"out_dir": str(out_dir), **params},
-                               kernel_name="python3", cwd=str(tmp), progress_bar=False)
-    return out_dir
 
 
 def metrics_of(folder):

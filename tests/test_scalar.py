@@ -7,17 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import papermill
 import pytest
 
 from rrmlib.backends import make_backend
 from rrmlib.backends.classifier import ClassifierBackend
-from rrmlib.cli import notebook_source
 from rrmlib.data import Pair, load_candidates, load_pairs
 from rrmlib.judge import Judge
 from rrmlib.params import ParameterError, check
 from rrmlib.scalar import SCORE_SAMPLING, ScalarJudge, pick_by_score
 from rrmlib.store import JudgmentStore
+from notebook_runs import read, run
 
 
 @pytest.fixture(scope="module")
@@ -185,19 +184,6 @@ def test_without_a_pad_token_it_scores_one_at_a_time(tmp_path, classifier_dir, d
 
 
 # --- the notebooks, executed by papermill -------------------------------------------------------------
-
-def run(tmp, notebook, name, **params):
-    out_dir = tmp / name
-    out_dir.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(notebook_source(notebook), str(out_dir / f"{notebook}.ipynb"),
-                               parameters={"out_dir": str(out_dir), **params}, kernel_name="python3", cwd=str(tmp),
-                               progress_bar=False)
-    return out_dir
-
-
-def read(out_dir):
-    return json.loads((out_dir / "metrics.json").read_text()), json.loads((out_dir / "meta.json").read_text())
-
 
 @pytest.mark.slow
 def test_pairwise_notebook_with_a_scalar_judge(tmp_path, classifier_dir, direct):

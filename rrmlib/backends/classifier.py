@@ -16,7 +16,6 @@ conversation at a time.
 """
 from __future__ import annotations
 
-import os
 
 from rrmlib import models
 from rrmlib.backends.base import Backend, Completion, RendersChatTemplate, Request
@@ -28,24 +27,12 @@ class ClassifierBackend(RendersChatTemplate, Backend):
     name = "classifier"
 
     def __init__(self, model: str | None = None, *, device: str = "auto", dtype: str = "auto", batch_size: int = 16):
-        import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
         if model is None:
             raise ValueError("backend 'classifier' needs model=: a sequence classifier with one label, a local "
                              "folder or a hub id (e.g. Skywork/Skywork-Reward-Llama-3.1-8B-v0.2)")
-        path, model_id, revision = models.resolve(model)
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        if dtype == "auto":
-            dtype = "bfloat16" if torch.device(device).type == "cuda" else "float32"
-        hub_revision = None
-        if not os.path.isdir(path):
-            revision = hub_revision = models.hub_commit(path, revision)
-        tokenizer = AutoTokenizer.from_pretrained(path, revision=hub_revision)
-        loaded = AutoModelForSequenceClassification.from_pretrained(path, revision=hub_revision,
-                                                                    dtype=getattr(torch, dtype))
-        self._setup(loaded.to(device), tokenizer, model_id=model_id, revision=revision, batch_size=batch_size)
+        loaded, tokenizer, model_id, revision = models.load_torch(model, "AutoModelForSequenceClassification",
+                                                                   device, dtype)
+        self._setup(loaded, tokenizer, model_id=model_id, revision=revision, batch_size=batch_size)
 
     @classmethod
     def from_model(cls, model, tokenizer, *, model_id: str, revision: str = "", batch_size: int = 16):

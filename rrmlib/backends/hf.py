@@ -25,7 +25,6 @@ key (``numerics``) does not name the batching. Why not transformers' own continu
 """
 from __future__ import annotations
 
-import os
 
 from rrmlib import models
 from rrmlib.backends.base import Backend, Completion, RendersChatTemplate, Request
@@ -166,21 +165,8 @@ class HFBackend(RendersChatTemplate, Backend):
     def __init__(self, model: str | None = None, *, device: str = "auto", dtype: str = "auto",
                  batch_size: int = 16, max_batch_tokens: int | str | None = "auto", sort_by_length: bool = True,
                  batching: str = "continuous", special_tokens: str = "paper"):
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        path, model_id, revision = models.resolve(model)
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        if dtype == "auto":
-            dtype = "bfloat16" if torch.device(device).type == "cuda" else "float32"
-        hub_revision = None
-        if not os.path.isdir(path):
-            # A branch name ("main") moves; the commit names the weights: load that very commit.
-            revision = hub_revision = models.hub_commit(path, revision)
-        tokenizer = AutoTokenizer.from_pretrained(path, revision=hub_revision)
-        loaded = AutoModelForCausalLM.from_pretrained(path, revision=hub_revision, dtype=getattr(torch, dtype))
-        self._setup(loaded.to(device), tokenizer, model_id=model_id, revision=revision, batch_size=batch_size,
+        loaded, tokenizer, model_id, revision = models.load_torch(model, "AutoModelForCausalLM", device, dtype)
+        self._setup(loaded, tokenizer, model_id=model_id, revision=revision, batch_size=batch_size,
                     max_batch_tokens=max_batch_tokens, sort_by_length=sort_by_length, batching=batching,
                     special_tokens=special_tokens)
 

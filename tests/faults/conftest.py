@@ -8,66 +8,16 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import shutil
-import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class FaultsServer:
-    """``transformers serve`` on 127.0.0.1, in its own process group (a kill takes all of it);
-    its output goes to ``log``."""
-
-    def __init__(self, model_dir: Path, log_dir: Path):
-        self.model_dir, self.log_dir, self.proc = model_dir, log_dir, None
-
-    def start(self) -> "FaultsServer":
-        exe = Path(sys.executable).with_name("transformers")
-        exe = str(exe) if exe.exists() else shutil.which("transformers")
-        if exe is None:
-            pytest.skip("the `transformers` command (transformers[serving]) is not installed")
-        self.port = _free_port()
-        self.log = self.log_dir / f"server-{self.port}.log"
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(
-                [exe, "serve", str(self.model_dir), "--host", "127.0.0.1", "--port", str(self.port), "--device", "cpu"],
-                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"transformers serve exited ({self.proc.returncode}):\n{self.log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.2)
-        self.kill()
-        pytest.fail(f"transformers serve did not come up in 90 s:\n{self.log.read_text()[-3000:]}")
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+from servers import Server
 
 
 # Hop-by-hop headers a proxy does not pass on (RFC 9110 7.6.1), and those it sets itself.
@@ -244,7 +194,7 @@ def faults_server(faults_model_dir, tmp_path_factory):
     """One real ``transformers serve`` (on ``faults_model_dir``) for the whole fault suite."""
     pytest.importorskip("fastapi")
     pytest.importorskip("uvicorn")
-    server = FaultsServer(faults_model_dir, tmp_path_factory.mktemp("faults-server-logs")).start()
+    server = Server(faults_model_dir, tmp_path_factory.mktemp("faults-server-logs")).start().wait()
     try:
         yield server
     finally:
