@@ -36,7 +36,8 @@ _JUDGE = {
                    "(RewardBench's generative prompt, [[A]]/[[B]]), 'plain' (any chat model: 'Answer 1'/'Answer 2')",
                    ("rrm", "rewardbench", "plain")),
     "device": _p("auto", str, "hf, classifier: cpu, cuda or auto"),
-    "batch_size": _p(16, int, "hf: sequences per generate call; classifier: sequences per forward pass", minimum=1),
+    "batch_size": _p(16, int, "hf: sequences decoded together (batching continuous) or per generate call "
+                     "(static); classifier: sequences per forward pass", minimum=1),
     "batching": _p("continuous", str, "hf: 'continuous' (an ended sequence leaves the batch and a waiting one takes "
                    "its slot) or 'static' (length-sorted batches through generate; a batch waits for its longest "
                    "thought); the same texts", ("continuous", "static")),

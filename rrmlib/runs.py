@@ -84,14 +84,28 @@ def atomic_write(path, data: bytes | str, point: str | None = None) -> Path:
     return path
 
 
-def _alive(pid: str) -> bool:
+def _alive(pid: str, written: float | None = None) -> bool:
+    """Whether the process ``pid`` that wrote a temporary file (last written at ``written``) may
+    still be writing it. Not when it is gone; nor, where /proc tells, when it is a zombie (killed
+    and not yet reaped: an orphan waits for init, which in a container may take its time), or
+    when it started after the file was written (the pid was reused)."""
     try:
         os.kill(int(pid), 0)
     except (ValueError, ProcessLookupError):
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    try:
+        # Fields after the command name (which may hold spaces and parentheses): state, ..., starttime (22nd).
+        fields = Path(f"/proc/{int(pid)}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return True  # no /proc to ask: it exists, so it may be the writer
+    if fields[0] in ("Z", "X"):
+        return False
+    return written is None or started <= written + 2  # btime has whole seconds
 
 
 def runs_dir() -> Path:
@@ -170,8 +184,12 @@ class RunDir:
         # (an older run's meta.json beside this run's half-done files would vouch for them).
         (self.path / META).unlink(missing_ok=True)
         for stale in self.path.glob(".*.tmp"):  # temporary files of a killed run (not of a live one)
-            if not _alive(stale.suffixes[-2].lstrip(".") if len(stale.suffixes) > 1 else ""):
-                stale.unlink(missing_ok=True)
+            pid = stale.suffixes[-2].lstrip(".") if len(stale.suffixes) > 1 else ""
+            try:
+                if not _alive(pid, stale.stat().st_mtime):
+                    stale.unlink(missing_ok=True)
+            except FileNotFoundError:  # another process cleared it first
+                pass
         self.notebook, self.params = notebook, params
         self.started = time.time()
 
