@@ -197,12 +197,21 @@ def cells(runs: list[Run], *, seed: int = 0, n_boot: int = 1000) -> list[Cell]:
     return out
 
 
-_NOT_SETTINGS = {"round", "out_dir", "store", "progress"}
+# What changes how a run runs, or what else it writes, but not its number: where it writes, how
+# many sequences go together, how requests reach servers, the thinking-budget extras.
+_NOT_SETTINGS = {"round", "out_dir", "store", "progress", "batch_size", "batching", "concurrency", "base_url",
+                 "api_key_env", "vllm_call_size", "gpu_memory_utilization", "tensor_parallel_size",
+                 "pipeline_parallel_size", "distributed_executor_backend", "think_budgets", "verdict_tokens",
+                 "think_close"}
 
 
 def _settings(run: Run) -> str:
-    """Everything of a run that changes its number, except the round."""
-    return json.dumps({k: v for k, v in sorted(run.params.items()) if k not in _NOT_SETTINGS}, default=str)
+    """Everything of a run that changes its number, except the round; a parameter a run's meta.json
+    lacks (a run made before it existed) counts as its default."""
+    from rrmlib.params import SPECS, defaults
+
+    given = {**(defaults(run.notebook) if run.notebook in SPECS else {}), **run.params}
+    return json.dumps({k: v for k, v in sorted(given.items()) if k not in _NOT_SETTINGS}, default=str)
 
 
 def ppe_rounds_of(found: list[Run]) -> tuple[list[Run], str]:

@@ -163,8 +163,10 @@ def sweep_configs(path, files: list[str] = (), pairs: list[tuple[str, str]] = ()
         raise params_mod.ParameterError(f"{path}: no step takes parameter(s) {', '.join(stray)}")
     folders = [folder_of(nb, p) for nb, p in configs]
     if len(set(folders)) < len(folders):
-        raise params_mod.ParameterError(f"{path}: several configurations would share one run folder (is out_dir "
-                                        f"set in `parameters`? leave it out, each run gets runs/<run-id>)")
+        twice = sorted({str(f) for f in folders if folders.count(f) > 1})
+        raise params_mod.ParameterError(
+            f"{path}: several configurations would share one run folder ({', '.join(twice)}): two identical "
+            f"configurations, or out_dir set for several (leave it out: each run gets runs/<run-id>)")
     return configs
 
 

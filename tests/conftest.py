@@ -75,6 +75,26 @@ def bos_model_dir(tmp_path_factory, tiny_model_dir):
     return folder
 
 
+@pytest.fixture(scope="session")
+def declared_bos_model_dir(tmp_path_factory, tiny_model_dir):
+    """The tiny model with a tokenizer configured as DeepSeek-R1-Distill's (and so RRM's):
+    tokenizer_config.json says LlamaTokenizerFast with "add_bos_token": true over a byte-level
+    tokenizer.json. transformers 4 put a BOS before every text for it; transformers 5 loads it
+    without one. Its chat template (SmolLM2's) starts with that BOS token."""
+    import json
+    import shutil
+
+    folder = tmp_path_factory.mktemp("declared-bos") / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    tj = json.loads((folder / "tokenizer.json").read_text())
+    tj["post_processor"] = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}
+    (folder / "tokenizer.json").write_text(json.dumps(tj))
+    tc = json.loads((folder / "tokenizer_config.json").read_text())
+    tc.update(tokenizer_class="LlamaTokenizerFast", add_bos_token=True, add_eos_token=False, legacy=True)
+    (folder / "tokenizer_config.json").write_text(json.dumps(tc))
+    return folder
+
+
 @pytest.fixture
 def record_prompt_ids():
     """``record(backend)``: a list that fills with each row's prompt token ids as the hf backend

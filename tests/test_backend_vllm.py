@@ -60,12 +60,14 @@ def requests(n: int, sampling: Sampling) -> list[Request]:
             for i in range(n)]
 
 
+@pytest.mark.parametrize("folder", ["bos_model_dir", "declared_bos_model_dir"])
 @pytest.mark.parametrize("mode", ["paper", "template"])
-def test_prompt_ids_as_the_original_gave_them_to_vllm(fake_vllm, bos_model_dir, tiny_model_dir, mode):
+def test_prompt_ids_as_the_original_gave_them_to_vllm(request, fake_vllm, folder, tiny_model_dir, mode):
     """The original gave vLLM the rendered text, which vLLM tokenizes with special tokens: with a
-    tokenizer that adds a BOS, before a template that starts with it, two BOS. ``paper`` (the
+    tokenizer that adds a BOS (itself, or by its config's add_bos_token under the transformers
+    of the time, as RRM's), before a template that starts with it, two BOS. ``paper`` (the
     default) sends those ids, ``template`` the template's alone; the key tells them apart."""
-    backend = make_backend("vllm", model=str(bos_model_dir), use_tqdm=False, special_tokens=mode)
+    backend = make_backend("vllm", model=str(request.getfixturevalue(folder)), use_tqdm=False, special_tokens=mode)
     reqs = requests(3, Sampling(max_new_tokens=4))
     list(backend.stream(reqs))
     [llm] = FakeLLM.instances

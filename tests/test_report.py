@@ -185,3 +185,20 @@ def test_judges_side_by_side_one_row_each(runs, tmp_path):
     assert [v for j, v in demo.items() if j.startswith(model) and j.endswith("(plain protocol)")] == [pytest.approx(0.25)]
     rrm_rows = [j for j in demo if j.startswith(model) and "protocol" not in j]
     assert len(rrm_rows) == 1 and demo[rrm_rows[0]] == pytest.approx(base["score"])
+
+
+def test_rounds_that_differ_only_in_how_they_ran_are_one_group(runs, tmp_path):
+    """Round 2 run with another batch size and by a version that wrote no `batching` parameter
+    (a run from before it existed) is still round 2 of the same settings: batching changes no
+    number, and a parameter a run lacks counts as its default."""
+    import shutil
+
+    twin = tmp_path / "gpqa2-other-batching"
+    shutil.copytree(runs["gpqa2"], twin)
+    meta = json.loads((twin / "meta.json").read_text())
+    meta["params"]["batch_size"] = meta["params"].get("batch_size", 16) + 5
+    meta["params"].pop("batching", None)
+    (twin / "meta.json").write_text(json.dumps(meta))
+    found, _ = report.collect([runs["gpqa1"], twin])
+    [cell] = [c for c in report.cells(found, n_boot=50) if c.column == "PPE GPQA"]
+    assert cell.rounds == 2 and cell.note == "" and str(twin) in cell.sources

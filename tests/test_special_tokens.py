@@ -23,10 +23,14 @@ REQS = [Request(as_messages(rrm_messages(f"q{i}", "a", "b")), Sampling(temperatu
         for i in range(3)]
 
 
+@pytest.mark.parametrize("folder", ["bos_model_dir", "declared_bos_model_dir"])
 @pytest.mark.parametrize("batching", ["continuous", "static"])
 @pytest.mark.parametrize("mode", ["paper", "template"])
-def test_hf_prompt_ids(bos_model_dir, mode, batching, record_prompt_ids):
-    backend = make_backend("hf", model=str(bos_model_dir), batch_size=2, special_tokens=mode, batching=batching)
+def test_hf_prompt_ids(request, folder, mode, batching, record_prompt_ids):
+    """A tokenizer that adds the BOS itself, and one whose config declares it (add_bos_token, as
+    RRM's) but which transformers 5 loads without: the paper's ids have the BOS either way."""
+    model_dir = request.getfixturevalue(folder)
+    backend = make_backend("hf", model=str(model_dir), batch_size=2, special_tokens=mode, batching=batching)
     tok, bos = backend.tokenizer, backend.tokenizer.bos_token_id
     want = []
     for r in REQS:
@@ -47,6 +51,18 @@ def test_a_tokenizer_that_adds_nothing_keeps_ids_and_keys(tiny_model_dir, record
     assert paper.special_tokens == "paper"  # the default
     assert paper.numerics == template.numerics == f"cpu:float32:{SAMPLER}"
     assert fed_ids(record_prompt_ids, paper, REQS) == fed_ids(record_prompt_ids, template, REQS)
+
+
+def test_the_declared_bos_is_not_added_by_this_transformers(declared_bos_model_dir, tiny_model_dir):
+    """Why the declared case needs its own handling: the tokenizer as loaded here adds nothing,
+    though its config asks for a BOS; SmolLM2's config asks for none."""
+    from transformers import AutoTokenizer
+
+    from rrmlib.backends.base import declared_add_bos
+
+    tok = AutoTokenizer.from_pretrained(declared_bos_model_dir)
+    assert tok("x")["input_ids"] == tok("x", add_special_tokens=False)["input_ids"]
+    assert declared_add_bos(tok) and not declared_add_bos(AutoTokenizer.from_pretrained(tiny_model_dir))
 
 
 def test_bad_mode_is_refused(tiny_model_dir):

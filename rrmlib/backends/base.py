@@ -9,6 +9,7 @@ import hashlib
 import json
 from abc import ABC
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Iterator
 
 
@@ -172,7 +173,8 @@ class RendersChatTemplate:
 
     def prompt_ids(self, text: str) -> list[int]:
         """The token ids the model is given for the rendered prompt ``text`` (see ``special_tokens``)."""
-        return list(self.tokenizer(text, add_special_tokens=self.special_tokens == "paper")["input_ids"])
+        ids = list(self.tokenizer(text, add_special_tokens=self.special_tokens == "paper")["input_ids"])
+        return [self.tokenizer.bos_token_id] + ids if getattr(self, "_prepend_bos", False) else ids
 
     def count_prompt_tokens(self, text: str) -> int:
         return len(self.prompt_ids(text))
@@ -187,8 +189,16 @@ class RendersChatTemplate:
         probe = "x"
         plain = self.tokenizer(probe, add_special_tokens=False)["input_ids"]
         added = self.tokenizer(probe, add_special_tokens=True)["input_ids"]
-        self.added_special_tokens = len(added) - len(plain)
-        return f":specials+{self.added_special_tokens}" if mode == "paper" and added != plain else ""
+        # A tokenizer_config.json with add_bos_token (DeepSeek-R1-Distill's, so RRM's) made
+        # transformers 4's LlamaTokenizerFast, which the original ran, put a BOS before every text;
+        # transformers 5 loads such a tokenizer (a byte-level tokenizer.json) without that BOS.
+        # The paper's ids have it: add it here where the tokenizer itself no longer does.
+        bos = self.tokenizer.bos_token_id
+        declared = bos is not None and added[:1] != [bos] and declared_add_bos(self.tokenizer)
+        self._prepend_bos = mode == "paper" and declared
+        # What the paper's way adds (recorded whichever mode this run uses).
+        self.added_special_tokens = len(added) - len(plain) + int(declared)
+        return f":specials+{self.added_special_tokens}" if mode == "paper" and self.added_special_tokens else ""
 
     def token_ids(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -200,6 +210,32 @@ class RendersChatTemplate:
         """``text`` cut after its first ``n`` tokens (whole when it has no more)."""
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         return text if len(ids) <= n else self.tokenizer.decode(ids[:n])
+
+
+def declared_add_bos(tokenizer) -> bool:
+    """Whether the tokenizer's own ``tokenizer_config.json`` says ``"add_bos_token": true``: read
+    from the file (transformers 5 no longer keeps the setting), in the tokenizer's folder or, for
+    a hub id, in the local cache the tokenizer was loaded from (never from the network)."""
+    name = str(getattr(tokenizer, "name_or_path", "") or "")
+    if not name:
+        return False
+    path = Path(name) / "tokenizer_config.json"
+    if not Path(name).is_dir():
+        try:
+            from transformers.utils import cached_file
+
+            found = cached_file(name, "tokenizer_config.json", local_files_only=True,
+                                _raise_exceptions_for_missing_entries=False,
+                                _raise_exceptions_for_connection_errors=False)
+        except (OSError, ValueError):
+            found = None
+        if not found:
+            return False
+        path = Path(found)
+    try:
+        return json.loads(path.read_text()).get("add_bos_token") is True
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def as_messages(messages) -> tuple:

@@ -25,6 +25,7 @@ SCORE = "score"  # the finish_reason of a stored score
 
 class ClassifierBackend(RendersChatTemplate, Backend):
     name = "classifier"
+    special_tokens = "template"  # scores the conversation's template tokens (stream), and counts them so
 
     def __init__(self, model: str | None = None, *, device: str = "auto", dtype: str = "auto", batch_size: int = 16):
         if model is None:
