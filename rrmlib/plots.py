@@ -67,6 +67,17 @@ def savefig(fig, path, formats=FORMATS) -> list[Path]:
     return written
 
 
+RIGHT = {"loc": "center left", "bbox_to_anchor": (1.02, 0.5)}  # a legend beside the axes
+
+
+def _finish(fig, ax, heading: str, **legend):
+    """The title (small) and the legend (x-small, no frame) every figure here ends with."""
+    if heading:
+        ax.set_title(heading, fontsize="small")
+    ax.legend(fontsize="x-small", frameon=False, **legend)
+    return fig
+
+
 def accuracy_by_subset(table, *, title: str = "", chance: float = 0.5):
     """Grouped bars per subset: accuracy with its 95% CI, beside the share of unparseable
     verdicts (which the accuracy alone would hide). ``table`` is ``metrics.by_subset`` output."""
@@ -85,10 +96,7 @@ def accuracy_by_subset(table, *, title: str = "", chance: float = 0.5):
     ax.set_xticks(x, [f"{name}\n(n={int(n)})" for name, n in zip(t.index, t["n"])])
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("share of pairs")
-    if title:
-        ax.set_title(title, fontsize="small")
-    ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
-    return fig
+    return _finish(fig, ax, title, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
 
 
 def accuracy_vs_judgments(table, *, title: str = ""):
@@ -128,10 +136,7 @@ def accuracy_vs_judgments(table, *, title: str = ""):
     bottom = max(0.0, (min(lows) if lows else 0.0) - 0.1)
     ax.set_ylim(np.floor(bottom * 10) / 10, 1.02)
     ax.set_xlim(-0.06 * right, 1.08 * right)
-    if title:
-        ax.set_title(title, fontsize="small")
-    ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
-    return fig
+    return _finish(fig, ax, title, **RIGHT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,10 +177,7 @@ def report_accuracy(cells, *, title: str = ""):
     ax.axhline(0.5, color="grey", lw=0.8, ls="--", zorder=0)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("accuracy")
-    if title:
-        ax.set_title(title, fontsize="small")
-    ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=2, frameon=False)
-    return fig
+    return _finish(fig, ax, title, loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=2)
 
 
 def ppe_rounds(rounds, *, title: str = ""):
@@ -192,10 +194,7 @@ def ppe_rounds(rounds, *, title: str = ""):
     ax.set_xlabel("round (conflict pair)")
     ax.set_ylabel("accuracy")
     ax.set_xticks(sorted(rounds["round"].unique()))
-    if title:
-        ax.set_title(title, fontsize="small")
-    ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
-    return fig
+    return _finish(fig, ax, title, **RIGHT)
 
 
 def bestofn_vs_judgments(cells, *, title: str = ""):
@@ -217,10 +216,7 @@ def bestofn_vs_judgments(cells, *, title: str = ""):
     ax.set_xlim(left=0)
     ax.set_xlabel("judgments per question")
     ax.set_ylabel("best-of-N accuracy")
-    if title:
-        ax.set_title(title, fontsize="small")
-    ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
-    return fig
+    return _finish(fig, ax, title, **RIGHT)
 
 
 def thinking_tokens(tokens, *, title: str = ""):
@@ -235,10 +231,7 @@ def thinking_tokens(tokens, *, title: str = ""):
     fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * summary["column"].nunique() + 2), 2.8))
     _bars(ax, summary, "column", "verdict")
     ax.set_ylabel("thinking tokens (mean)")
-    if title:
-        ax.set_title(title, fontsize="small")
-    ax.legend(fontsize="x-small", title="verdict", title_fontsize="x-small", frameon=False)
-    return fig
+    return _finish(fig, ax, title, title="verdict", title_fontsize="x-small")
 
 
 def voting_curves(curves, *, title: str = ""):
@@ -250,10 +243,7 @@ def voting_curves(curves, *, title: str = ""):
         ax.plot(g["votes"], g["accuracy"], marker="o", color=f"C{k % 10}", label=f"{dataset}: {judge}")
     ax.set_xlabel("votes (samples per pair)")
     ax.set_ylabel("accuracy")
-    if title:
-        ax.set_title(title, fontsize="small")
-    ax.legend(fontsize="x-small", frameon=False)
-    return fig
+    return _finish(fig, ax, title)
 
 
 def budget_curve(budgets: dict, *, title: str = ""):
@@ -300,7 +290,4 @@ def report_budgets(curves, *, title: str = ""):
     ax.set_xscale("log", base=2)
     ax.set_xlabel("thinking budget (tokens); dotted: cut off at the budget")
     ax.set_ylabel("accuracy")
-    if title:
-        ax.set_title(title, fontsize="small")
-    ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
-    return fig
+    return _finish(fig, ax, title, **RIGHT)

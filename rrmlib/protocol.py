@@ -14,15 +14,16 @@ from rrmlib.paper import is_paper_file
 # but the model is named in every table on its own (so is a scalar reward model, backend
 # "classifier", which the paper compares against). Another judge protocol (rrmlib.protocols:
 # prompt and verdict rule) is a departure.
+# The judge's side of the paper's protocol, the same in every notebook that runs a judge.
+_JUDGE = {"protocol": "rrm", "verdict_rule": "paper", "special_tokens": "paper", "temperature": 0.6, "top_p": 1.0,
+          "max_new_tokens": 8192}
 PAPER: dict[str, dict] = {
-    "pairwise": {"protocol": "rrm", "verdict_rule": "paper", "special_tokens": "paper", "pairs_seed": None, "order": "shuffle", "votes": 1, "unparseable": "tie",
-                 "temperature": 0.6, "top_p": 1.0, "max_new_tokens": 8192},
-    "elo_rival": {"protocol": "rrm", "verdict_rule": "paper", "special_tokens": "paper", "both_orders": False, "max_retries": 0, "unparseable": "coin",
-                  "temperature": 0.6, "top_p": 1.0, "max_new_tokens": 8192},
+    "pairwise": {**_JUDGE, "pairs_seed": None, "order": "shuffle", "votes": 1, "unparseable": "tie"},
+    "elo_rival": {**_JUDGE, "both_orders": False, "max_retries": 0, "unparseable": "coin"},
     "elo_accuracy": {"elo_order": "paper", "order_seed": 0, "elo_k": 4.0, "elo_initial": 1000.0,
                      "elo_scale": 400.0, "elo_base": 10.0},
-    "knockout": {"protocol": "rrm", "verdict_rule": "paper", "special_tokens": "paper", "format": "knockout", "bracket": "paper", "shuffle_seed": None,
-                 "max_retries": 0, "unparseable": "coin", "temperature": 0.6, "top_p": 1.0, "max_new_tokens": 8192},
+    "knockout": {**_JUDGE, "format": "knockout", "bracket": "paper", "shuffle_seed": None, "max_retries": 0,
+                 "unparseable": "coin"},
 }
 
 # Departures no parameter can undo, with their reason (README, "Reproducing the paper").

@@ -44,19 +44,13 @@ class Protocol:
         return self.rules[rule](completion, reasoning)
 
 
-def _answer_after_first_thought(completion: str, reasoning: bool) -> str | None:
-    """The answer a thinking judge gives: all after the first ``</think>`` (None: the thought
-    never closed, as when it was cut off); a judge that does not think answers in all of it."""
+def _answer_after_thought(completion: str, reasoning: bool, last: bool = False) -> str | None:
+    """The answer a thinking judge gives: all after its first ``</think>`` (``last``: its last);
+    None where the thought never closed, as when it was cut off. A judge that does not think
+    answers in all of it."""
     if not reasoning:
         return completion
-    end = completion.find("</think>")
-    return None if end == -1 else completion[end + len("</think>"):]
-
-
-def _answer_after_last_thought(completion: str, reasoning: bool) -> str | None:
-    if not reasoning:
-        return completion
-    end = completion.rfind("</think>")
+    end = completion.rfind("</think>") if last else completion.find("</think>")
     return None if end == -1 else completion[end + len("</think>"):]
 
 
@@ -100,7 +94,7 @@ def rewardbench_verdict(completion: str, reasoning: bool) -> int | None:
     """RewardBench's ``process_judgement`` (its default branch): ``[[A]]`` anywhere in the answer
     is A, else ``[[B]]`` anywhere is B, else no verdict; a thinking judge's answer is what
     follows its first ``</think>`` (none: no verdict)."""
-    answer = _answer_after_first_thought(completion, reasoning)
+    answer = _answer_after_thought(completion, reasoning)
     if answer is None:
         return None
     if "[[A]]" in answer:
@@ -116,7 +110,7 @@ _BRACKETED = re.compile(r"\[\[\s*([AB])\s*\]\]", re.IGNORECASE)
 def rewardbench_lenient(completion: str, reasoning: bool) -> int | None:
     """The last ``[[A]]``/``[[B]]`` of the answer decides (case and inner spaces aside), so the
     format quoted in an explanation does not outvote the final verdict; after the last ``</think>``."""
-    answer = _answer_after_last_thought(completion, reasoning)
+    answer = _answer_after_thought(completion, reasoning, last=True)
     found = _BRACKETED.findall(answer) if answer is not None else []
     return None if not found else (1 if found[-1].upper() == "A" else 2)
 
@@ -145,7 +139,7 @@ def plain_verdict(completion: str, reasoning: bool) -> int | None:
     """Strict, as the paper's rule: the answer (after the first ``</think>`` for a thinking judge;
     none: no verdict), with surrounding whitespace stripped, is exactly ``Answer 1`` or
     ``Answer 2``; anything else is no verdict."""
-    answer = _answer_after_first_thought(completion, reasoning)
+    answer = _answer_after_thought(completion, reasoning)
     return None if answer is None else PLAIN_FORMS.get(answer.strip())
 
 
@@ -155,7 +149,7 @@ _PLAIN_LENIENT = re.compile(r"(?:answer\s*)?([12])", re.IGNORECASE)
 def plain_lenient(completion: str, reasoning: bool) -> int | None:
     """After the last ``</think>``; case aside, wrapped in quotes, backticks or markdown
     emphasis, a final period, or the bare number (``answer 2``, ``**Answer 1**.``, ``"2"``)."""
-    answer = _answer_after_last_thought(completion, reasoning)
+    answer = _answer_after_thought(completion, reasoning, last=True)
     if answer is None:
         return None
     m = _PLAIN_LENIENT.fullmatch(answer.strip().rstrip(".").strip().strip("*_`\"'").strip())

@@ -262,15 +262,8 @@ class HFBackend(RendersChatTemplate, Backend):
         groups: dict = {}
         for i, r in enumerate(requests):
             groups.setdefault(r.sampling, []).append(i)
-        if self.batching not in BATCHING:
-            raise ValueError(f"batching must be one of {BATCHING}, got {self.batching!r}")
-        refill = self.batching == "continuous" and not self.refill_problem
-        if self.batching == "continuous" and self.refill_problem:
-            import warnings
-
-            warnings.warn(f"hf backend: continuous batching is not available for this model ({self.refill_problem}); "
-                          f"using static batches", stacklevel=2)
-        run = self._stream_continuous if refill else self._stream_static
+        # _setup chose the mode (static where this model cannot refill slots, with a warning)
+        run = self._stream_continuous if self.batching == "continuous" else self._stream_static
         for sampling, members in groups.items():
             if self.sort_by_length:
                 members.sort(key=lambda i: (lengths[i], i))

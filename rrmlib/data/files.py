@@ -355,12 +355,13 @@ def _is_ppe(rec: dict) -> bool:
 
 
 def _pair_format(rec: dict) -> str | None:
+    from rrmlib.data import judgebench, rmbench  # they read through this module
+
     keys = rec.keys()
     if keys & {"chosen", "rejected"}:
         # RM-Bench: both are lists, one response per style (a single list is a broken pair file)
-        both_lists = isinstance(rec.get("chosen"), list) and isinstance(rec.get("rejected"), list)
-        return "rm-bench" if both_lists else None
-    if keys & {"response_A", "response_B"}:
+        return "rm-bench" if rmbench.is_rmbench_record(rec) else None
+    if keys & judgebench.KEYS:
         return "judgebench"
     if keys & _LLMBAR_KEYS:
         return "llmbar"
