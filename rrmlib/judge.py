@@ -102,6 +102,10 @@ class Judge:
         if p.get("think_budgets") is not None and protocol != protocols.DEFAULT:
             # rrmlib.budgets closes a thought as RRM's template does and reads RRM's verdicts
             raise ParameterError(f"think_budgets works with the rrm protocol only, not {protocol!r}")
+        if p.get("think_budgets") is not None and p.get("too_long") == "shorten":
+            # a forced verdict is asked with the whole answers (Judge.request), not the cut ones
+            # its thought was made from: refused until the judgment keeps the request it sent
+            raise ParameterError("think_budgets cannot be combined with too_long shorten (yet): use too_long skip")
         sampling = Sampling(temperature=p["temperature"], top_p=p["top_p"], max_new_tokens=p["max_new_tokens"],
                             seed=p["seed"])
         backend = make_backend(p["backend"], **backend_options(p))

@@ -238,6 +238,8 @@ def test_protocol_parameter_and_its_record():
         check("pairwise", {"protocol": "arena"})
     with pytest.raises(ParameterError, match="rrm protocol only"):
         Judge.from_params(check("pairwise", {"protocol": "rewardbench", "think_budgets": "4,8", "model": "x/y"}))
+    with pytest.raises(ParameterError, match="too_long shorten"):
+        Judge.from_params(check("pairwise", {"too_long": "shorten", "think_budgets": "4,8", "model": "x/y"}))
 
 
 def test_unchanged_request_for_rrm(tiny_backend, tmp_path):
