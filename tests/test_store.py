@@ -69,7 +69,6 @@ def test_put_many_counts_only_new_rows_and_readback_gives_the_kept_text(tmp_path
 
 def test_a_locked_store_is_waited_for_then_written(tmp_path):
     import threading
-    import time
 
     path = tmp_path / "s.sqlite"
     JudgmentStore(path).close()
@@ -77,9 +76,8 @@ def test_a_locked_store_is_waited_for_then_written(tmp_path):
     holder.execute("BEGIN IMMEDIATE")  # another process in the middle of its write
     threading.Timer(0.4, lambda: holder.execute("COMMIT")).start()
     with JudgmentStore(path, busy_timeout=0.01, retry_seconds=30) as s:  # SQLite's own wait is short: the store retries
-        t0 = time.monotonic()
         assert s.put_many([("k", meta(), Completion("t", 1, 1, "stop"))]) == 1
-        assert time.monotonic() - t0 >= 0.3 and s.retries > 0
+        assert s.retries > 0  # it met the lock, retried, and wrote once the holder committed
         assert "k" in s
     holder.close()
 
