@@ -45,7 +45,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from rrmlib import metrics, plots
-from rrmlib.data import load_pairs, select_pairs
+from rrmlib.data import load_pairs, pair_options, select_pairs
 from rrmlib.judge import Judge
 from rrmlib.runs import RunDir
 
@@ -57,9 +57,7 @@ print("run folder:", run.path)
 
 # %%
 # Only the options a run sets are passed, so a dataset without rounds or files is not offered them.
-load_options = {"round": P["round"], "path": P["data_path"], "pairs_file": P["pairs_file"], "seed": P["pairs_seed"],
-                "fields": P["fields"], "labels": P["labels"], "other_labels": P["other_labels"]}
-load_options = {k: v for k, v in load_options.items() if v is not None and (k, v) != ("round", 1)}
+load_options = pair_options(P)
 # Then the subsets asked for, a sample stratified by subset (seeded by `seed`), the first `limit`.
 pairs = select_pairs(load_pairs(P["dataset"], **load_options), subsets=P["subsets"], sample=P["sample"],
                      seed=P["seed"], limit=P["limit"])

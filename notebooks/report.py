@@ -62,6 +62,9 @@ if not folders:
 found, skipped = report.collect(folders)
 for note in skipped:
     print("skipped:", note)
+if not found:  # an empty table would pass for a report
+    raise ValueError(f"no finished run in {', '.join(map(str, folders))}" + (f" ({len(skipped)} folder(s) skipped)"
+                                                                           if skipped else ""))
 display(pd.DataFrame([{"run": str(r.path), "notebook": r.notebook, "dataset": r.params.get("dataset"),
                        "round": r.params.get("round"), "follows the paper": not r.deviations} for r in found]))
 

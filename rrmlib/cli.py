@@ -8,11 +8,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
 from pathlib import Path
-
-import yaml
 
 from rrmlib import params as params_mod
 from rrmlib import runs as runs_mod
@@ -29,11 +29,7 @@ def merged_params(notebook: str, files: list[str], pairs: list[tuple[str, str]])
     """Parameters from YAML files in order, then ``-p`` pairs; later sources win."""
     given: dict = {}
     for f in files:
-        with open(f) as fh:
-            data = yaml.safe_load(fh) or {}
-        if not isinstance(data, dict):
-            raise params_mod.ParameterError(f"{f}: expected a mapping of parameter names to values")
-        given.update(data)
+        given.update(params_mod.load_file(f))
     given.update({k: parse_value(v) for k, v in pairs})
     params_mod.check_names(notebook, given)
     # Paths typed here mean the shell's folder; defaults (the store) stay the project's, resolved
@@ -80,34 +76,72 @@ def _stream_output() -> None:
         log.propagate = False
 
 
-def execute(notebook: str, p: dict, *, out_dir: str | None = None, progress: bool = False) -> Path:
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the run is, so that it ends as an interrupt (Ctrl-C) does:
+    its kernel shut down, its folder marked FAILED."""
+
+
+@contextlib.contextmanager
+def _signals_as_interrupts():
+    def stop(signum, frame):
+        raise Terminated(signal.Signals(signum).name)
+
+    try:
+        old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    except ValueError:  # not the main thread: signals stay as they are
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def execute(notebook: str, p: dict, *, out_dir: str | None = None, progress: bool = False,
+            claim: runs_mod.Claim | None = None) -> Path:
     """Execute ``notebook`` with checked parameters into its run folder; the executed notebook's path.
 
-    Starting removes the folder's ``meta.json`` and ``FAILED`` marker: the folder is complete only
-    once this run writes its own ``meta.json`` (last). A run that fails (an error in a cell, a dead
-    kernel, an interrupt) keeps its executed notebook, traceback included, for debugging, and
-    leaves a ``FAILED`` file saying what happened, so neither a person nor ``rrm sweep`` takes the
-    folder for a finished run; the error is raised again."""
+    The folder is claimed first (``runs.Claim``; pass one already held, else this waits while
+    another process runs the same folder), and must be new, empty or a run folder
+    (``runs.check_folder``). Starting removes the folder's ``meta.json`` and ``FAILED`` marker:
+    the folder is complete only once this run writes its own ``meta.json`` (last). A run that
+    fails (an error in a cell, a dead kernel, Ctrl-C, SIGTERM, SIGHUP) keeps its executed
+    notebook, traceback included, for debugging, and leaves a ``FAILED`` file saying what
+    happened, so neither a person nor ``rrm sweep`` takes the folder for a finished run; the
+    error is raised again."""
     import papermill
 
     if out_dir is None:
         out_dir = str(folder_of(notebook, p))
     p = {**p, "out_dir": out_dir}
-    output = Path(out_dir) / f"{notebook}.ipynb"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    for stale in (runs_mod.META, runs_mod.FAILED):
-        (output.parent / stale).unlink(missing_ok=True)
+    folder = Path(out_dir)
+    output = folder / f"{notebook}.ipynb"
+    own = claim is None
+    if own:
+        claim = runs_mod.Claim(folder)
+        if not claim.acquire(wait=False):
+            print(f"rrm: {folder} is being run by {claim.holder()}; waiting for it to finish", file=sys.stderr)
+            claim.acquire(wait=True)
     try:
-        if progress:
-            _stream_output()
-        papermill.execute_notebook(notebook_source(notebook), str(output), parameters=p, kernel_name="python3",
-                                   progress_bar=False, log_output=progress)
-    except BaseException as e:
-        try:
-            runs_mod.atomic_write(output.parent / runs_mod.FAILED, failure_text(notebook, output, e))
-        except OSError as marker_error:  # the run's own error matters more; say why there is no marker
-            print(f"rrm: could not mark {output.parent} as FAILED: {marker_error}", file=sys.stderr)
-        raise
+        for stale in (runs_mod.META, runs_mod.FAILED):
+            (folder / stale).unlink(missing_ok=True)
+        with _signals_as_interrupts():
+            try:
+                if progress:
+                    _stream_output()
+                papermill.execute_notebook(notebook_source(notebook), str(output), parameters=p,
+                                           kernel_name="python3", progress_bar=False, log_output=progress)
+            except BaseException as e:
+                try:
+                    runs_mod.atomic_write(folder / runs_mod.FAILED, failure_text(notebook, output, e))
+                except OSError as marker_error:  # the run's own error matters more; say why there is no marker
+                    print(f"rrm: could not mark {folder} as FAILED ({marker_error}); its meta.json is gone, so it "
+                          f"does not pass for finished either", file=sys.stderr)
+                raise
+    finally:
+        if own:
+            claim.release()
     return output
 
 
@@ -117,6 +151,8 @@ def failure_text(notebook: str, output: Path, e: BaseException) -> str:
 
     if isinstance(e, papermill.PapermillExecutionError):
         what = f"the notebook failed in cell {e.exec_count}: {e.ename}: {e.evalue}"
+    elif isinstance(e, Terminated):
+        what = f"terminated ({e})"
     elif isinstance(e, KeyboardInterrupt):
         what = "interrupted"
     else:
@@ -125,38 +161,112 @@ def failure_text(notebook: str, output: Path, e: BaseException) -> str:
             f"{output}\nthis folder is not a finished run; rrm sweep runs it again\n")
 
 
-def sweep(path, files: list[str] = (), pairs: list[tuple[str, str]] = ()) -> int:
-    """Run each configuration of a sweep whose run folder is not complete; 0 when all succeed."""
-    import papermill
+def _marker_note(folder: Path) -> str:
+    """Where a failed run's FAILED marker is, or that there is none (a full disk)."""
+    marker = folder / runs_mod.FAILED
+    return f"see {marker}" if marker.exists() else f"no {runs_mod.FAILED} marker could be written in {folder}"
 
+
+def preflight(notebook: str, p: dict, made: set = frozenset()) -> None:
+    """What can be checked before a kernel starts, so that a run that cannot work fails in a
+    second, leaving nothing behind: the dataset names a source this notebook reads, and takes
+    the options the run gives (``round`` only for a dataset with rounds); every file or folder a
+    parameter names exists, except inside ``made`` (the folders an earlier step of a sweep
+    makes); the run folder is new, empty or a run folder."""
+    from rrmlib import data
+
+    try:
+        if notebook == "pairwise":
+            data.check_source(p["dataset"], "pair", **data.pair_options(p))
+        elif notebook in ("elo_rival", "knockout", "elo_accuracy"):
+            data.check_source(p["dataset"], "candidate", **({"path": p["data_path"]} if p["data_path"] else {}))
+    except (ValueError, TypeError) as e:
+        raise params_mod.ParameterError(f"{notebook}: {e}") from None
+    for name in sorted(params_mod.PATH_PARAMS - {"out_dir", "store"}):
+        values = p.get(name)
+        for value in ([values] if isinstance(values, str) else values or []):
+            path = Path(value)
+            if not path.exists() and not any(path.is_relative_to(m) for m in made):
+                raise params_mod.ParameterError(f"{notebook}: {name}: {params_mod.short(value)}: no such file or "
+                                                f"folder")
+    try:
+        runs_mod.check_folder(folder_of(notebook, p))
+    except runs_mod.RunFolderError as e:
+        raise params_mod.ParameterError(str(e)) from None
+
+
+def sweep(path, files: list[str] = (), pairs: list[tuple[str, str]] = ()) -> int:
+    """Run each configuration of a sweep whose run folder is not complete; 0 when all succeed.
+
+    Every configuration is checked (``preflight``) before the first one runs. A configuration
+    another process is running (another sweep of the same file) is left for later, as is any
+    that refers to its folder; at the end this sweep waits for each, and runs it only if the
+    other process did not finish it."""
     configs = sweep_configs(path, files, pairs)
-    record_sweep(path, [folder_of(nb, p) for nb, p in configs])
-    failed = skipped = 0
+    folders = [folder_of(nb, p) for nb, p in configs]
+    for n, (notebook, p) in enumerate(configs):
+        try:
+            preflight(notebook, p, made=set(folders[:n]))
+        except params_mod.ParameterError as e:
+            raise params_mod.ParameterError(f"{path}: configuration {n + 1} of {len(configs)}: {e}") from None
+    record_sweep(path, folders)
+    counts = dict.fromkeys(("run", "complete", "failed", "by_other"), 0)
+    later: list[tuple[int, runs_mod.Claim]] = []
     for n, (notebook, p) in enumerate(configs, 1):
-        out_dir = folder_of(notebook, p)
-        label = f"[{n}/{len(configs)}] {notebook} {out_dir}"
-        if runs_mod.is_complete(out_dir):  # meta.json, written last, and no FAILED marker
-            skipped += 1
+        label = f"[{n}/{len(configs)}] {notebook} {folders[n - 1]}"
+        if runs_mod.is_complete(folders[n - 1]):  # meta.json, written last, and no FAILED marker
+            counts["complete"] += 1
             print(f"{label}: complete, skipped")
             continue
-        print(f"{label}: running", flush=True)
-        try:
-            execute(notebook, p, out_dir=str(out_dir), progress=True)
-        except papermill.PapermillExecutionError as e:
-            failed += 1
-            print(f"{label}: FAILED in cell {e.exec_count}: {e.ename}: {e.evalue} (see {out_dir / runs_mod.FAILED})",
-                  file=sys.stderr)
+        claim = runs_mod.Claim(folders[n - 1])
+        waits_on = [str(folders[k - 1]) for k, _ in later]
+        if any(w in json.dumps(p) for w in waits_on):
+            later.append((n, claim))
+            print(f"{label}: uses the folder of a configuration another process is running; after it", flush=True)
             continue
-        except Exception as e:  # noqa: BLE001 - a dead kernel or a timeout fails this run, not the sweep
-            failed += 1
-            print(f"{label}: FAILED: {type(e).__name__}: {e} (see {out_dir / runs_mod.FAILED})", file=sys.stderr)
+        if not claim.acquire(wait=False):
+            later.append((n, claim))
+            print(f"{label}: being run by {claim.holder()}; coming back to it at the end", flush=True)
             continue
-        print(f"{label}: done: {headline(notebook, out_dir)}", flush=True)
-    if skipped == len(configs):
+        counts[_sweep_one(label, notebook, p, folders[n - 1], claim)] += 1
+    for n, claim in later:
+        notebook, p = configs[n - 1]
+        label = f"[{n}/{len(configs)}] {notebook} {folders[n - 1]}"
+        if not claim.acquire(wait=False):
+            print(f"{label}: waiting for {claim.holder()} to finish it", flush=True)
+            claim.acquire(wait=True)
+        if runs_mod.is_complete(folders[n - 1]):
+            claim.release()
+            counts["by_other"] += 1
+            print(f"{label}: completed by the other process, skipped", flush=True)
+            continue
+        counts[_sweep_one(label, notebook, p, folders[n - 1], claim)] += 1
+    if counts["complete"] + counts["by_other"] == len(configs) and not counts["by_other"]:
         print(f"sweep: nothing to run: all {len(configs)} configurations are complete")
     else:
-        print(f"sweep: {len(configs) - skipped - failed} run, {skipped} already complete, {failed} failed")
-    return 1 if failed else 0
+        other = f", {counts['by_other']} completed by another process" if counts["by_other"] else ""
+        print(f"sweep: {counts['run']} run, {counts['complete']} already complete{other}, {counts['failed']} failed")
+    return 1 if counts["failed"] else 0
+
+
+def _sweep_one(label: str, notebook: str, p: dict, out_dir: Path, claim: runs_mod.Claim) -> str:
+    """Run one claimed configuration of a sweep, saying how it ended; "run" or "failed"."""
+    import papermill
+
+    print(f"{label}: running", flush=True)
+    try:
+        execute(notebook, p, out_dir=str(out_dir), progress=True, claim=claim)
+    except papermill.PapermillExecutionError as e:
+        print(f"{label}: FAILED in cell {e.exec_count}: {e.ename}: {e.evalue} ({_marker_note(out_dir)})",
+              file=sys.stderr)
+        return "failed"
+    except Exception as e:  # noqa: BLE001 - a dead kernel or a timeout fails this run, not the sweep
+        print(f"{label}: FAILED: {type(e).__name__}: {e} ({_marker_note(out_dir)})", file=sys.stderr)
+        return "failed"
+    finally:
+        claim.release()
+    print(f"{label}: done: {headline(notebook, out_dir)}", flush=True)
+    return "run"
 
 
 def headline(notebook: str, folder) -> str:
@@ -238,6 +348,10 @@ def main(argv=None) -> int:
         except params_mod.ParameterError as e:
             print(f"rrm: {e}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt as e:  # the run in progress is marked FAILED; the next sweep resumes
+            print(f"rrm: sweep {'terminated (' + str(e) + ')' if isinstance(e, Terminated) else 'interrupted'}",
+                  file=sys.stderr)
+            return 143 if isinstance(e, Terminated) else 130
 
     if args.command == "report":
         sweeps = [x for x in args.sources if x.endswith((".yaml", ".yml"))]
@@ -255,22 +369,26 @@ def main(argv=None) -> int:
         p = merged_params(args.notebook, args.parameters_file, args.parameter)
         if given_runs is not None:  # folders typed here mean the shell's folder
             p = params_mod.check("report", {**p, "runs": [str(Path(f).resolve()) for f in given_runs]})
+        preflight(args.notebook, p)
     except params_mod.ParameterError as e:
         print(f"rrm: {e}", file=sys.stderr)
         return 2
     import papermill
 
+    folder = folder_of(args.notebook, p)
     try:
         output = execute(args.notebook, p, progress=True)
     except papermill.PapermillExecutionError as e:
         print(f"rrm: the notebook failed in cell {e.exec_count}: {e.ename}: {e.evalue}", file=sys.stderr)
-        executed = folder_of(args.notebook, p) / f"{args.notebook}.ipynb"
-        print(f"rrm: the executed notebook, with the traceback: {executed} (the folder is marked {runs_mod.FAILED})",
-              file=sys.stderr)
+        print(f"rrm: the executed notebook, with the traceback: {folder / (args.notebook + '.ipynb')} "
+              f"({_marker_note(folder)})", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as e:
+        print(f"rrm: {'terminated (' + str(e) + ')' if isinstance(e, Terminated) else 'interrupted'} "
+              f"({_marker_note(folder)})", file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130
     except Exception as e:  # noqa: BLE001 - a dead kernel, a timeout: said in one line, marked FAILED
-        print(f"rrm: the run failed: {type(e).__name__}: {e} (the folder {folder_of(args.notebook, p)} is marked "
-              f"{runs_mod.FAILED})", file=sys.stderr)
+        print(f"rrm: the run failed: {type(e).__name__}: {e} ({_marker_note(folder)})", file=sys.stderr)
         return 1
     if args.notebook == "pairwise":
         print_summary(output.parent)

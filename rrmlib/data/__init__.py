@@ -115,39 +115,60 @@ def _resolve(source, registry: dict, what: str):
     if os.path.exists(source):
         return None, os.fspath(source)
     known = ", ".join(sorted(registry))
-    raise ValueError(f"unknown {what} source {source!r}: not a registered name ({known}) and no such file")
+    raise ValueError(f"unknown {what} source {_short(source)}: not a registered name ({known}) and no such file")
 
 
-def _call(loader, source, options: dict):
-    """``loader(**options)``, with an option the source does not take named as such."""
+def _loader(source, kind: str, options: dict) -> tuple[Callable, dict]:
+    """The function that loads ``source`` (``kind`` "pair" or "candidate") and the options it
+    gets; an option the source does not take is a TypeError naming it, before anything loads."""
     import inspect
 
-    params = inspect.signature(loader).parameters
+    fn, path = _resolve(source, _PAIRS if kind == "pair" else _CANDIDATES, kind)
+    if fn is None:
+        from rrmlib.data import files
+        fn = files.load_pair_file if kind == "pair" else files.load_candidate_file
+        options = {"path": path, **options}
+    params = inspect.signature(fn).parameters
     if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
         unknown = sorted(set(options) - set(params))
+        if unknown == ["round"]:
+            raise ValueError(f"{_short(source)} has a single round; drop `round` or set it to 1 (rounds are the PPE "
+                            f"sets': mmlu-pro, gpqa, math)")
         if unknown:
-            raise TypeError(f"{source!r} does not take option(s) {unknown}; it takes {sorted(params)}")
-    return loader(**options)
+            taken = sorted(set(params) - {"path"} if path is not None else params)
+            raise TypeError(f"{_short(source)} does not take option(s) {unknown}; it takes {taken}")
+    return fn, options
+
+
+def check_source(source, kind: str = "pair", **options) -> None:
+    """Refuse, before anything is read, a ``source`` that names no registered source and no
+    file, or that does not take ``options`` (``round`` for a dataset without rounds)."""
+    _loader(source, kind, options)
 
 
 def load_pairs(source, **options) -> list[Pair]:
     """Pairs from a registered source name or a local file."""
-    fn, path = _resolve(source, _PAIRS, "pair")
-    if fn is None:
-        from rrmlib.data import files
-        fn, source = files.load_pair_file, path
-        options = {"path": path, **options}
-    return _call(fn, source, options)
+    fn, options = _loader(source, "pair", options)
+    return fn(**options)
 
 
 def load_candidates(source, **options) -> list[CandidateSet]:
     """Candidate sets from a registered source name or a local file."""
-    fn, path = _resolve(source, _CANDIDATES, "candidate")
-    if fn is None:
-        from rrmlib.data import files
-        fn, source = files.load_candidate_file, path
-        options = {"path": path, **options}
-    return _call(fn, source, options)
+    fn, options = _loader(source, "candidate", options)
+    return fn(**options)
+
+
+def pair_options(p: dict) -> dict:
+    """The loader options a pairwise run's checked parameters give: only those it sets, so that a
+    dataset without rounds or files is not offered them."""
+    options = {"round": p["round"], "path": p["data_path"], "pairs_file": p["pairs_file"], "seed": p["pairs_seed"],
+               "fields": p["fields"], "labels": p["labels"], "other_labels": p["other_labels"]}
+    return {k: v for k, v in options.items() if v is not None and (k, v) != ("round", 1)}
+
+
+def _short(value, width: int = 80) -> str:
+    text = repr(str(value))
+    return text if len(text) <= width else f"{text[:width - 30]}... ({len(text):,} characters)"
 
 
 def select_pairs(pairs, *, subsets=None, sample: int | None = None, seed: int = 0, limit: int | None = None) -> Pairs:

@@ -15,9 +15,7 @@ HERE = Path(__file__).parent / "demo"
 
 
 @register_pairs("demo")
-def demo_pairs(*, limit: int | None = None, subset: str | None = None, round: int = 1):
-    if round != 1:
-        raise ValueError("the demo set has a single round; drop `round` or set it to 1")
+def demo_pairs(*, limit: int | None = None, subset: str | None = None):
     pairs = load_pair_file(HERE / "pairs.jsonl")
     if subset is not None:
         pairs = [p for p in pairs if p.subset == subset]

@@ -32,9 +32,7 @@ def read_judgebench(label, records, *, labels=None, other_labels=None, subset=No
                        fmt="judgebench", scoring="judgebench")
 
 
-def _load(split, *, path, subset, limit, round, revision, labels, other_labels) -> Pairs:
-    if round != 1:
-        raise ValueError("JudgeBench has a single round; drop `round` or set it to 1")
+def _load(split, *, path, subset, limit, revision, labels, other_labels) -> Pairs:
     if split not in SPLITS:
         raise ValueError(f"judgebench: split must be one of {SPLITS}, got {split!r}")
     source, rows = source_rows(path, HUB_ID, split, revision=revision)
@@ -48,19 +46,19 @@ def _load(split, *, path, subset, limit, round, revision, labels, other_labels) 
 
 
 @register_pairs("judgebench", "judgebench-gpt", "scalerlab/judgebench")
-def judgebench_pairs(*, path=None, split: str = "gpt", subset=None, limit: int | None = None, round: int = 1,
+def judgebench_pairs(*, path=None, split: str = "gpt", subset=None, limit: int | None = None,
                      revision: str | None = None, labels=None, other_labels=None) -> Pairs:
     """JudgeBench's GPT-4o pairs (``split="claude"``, or the name ``judgebench-claude``, for
     Claude's) from the hub, from a copy in the data folder (``judgebench-gpt.parquet``), or
     from ``path`` (a file in the records' format). ``subset`` keeps sources by name or prefix
     (``mmlu-pro``, ``livebench``)."""
-    return _load(split, path=path, subset=subset, limit=limit, round=round, revision=revision, labels=labels,
+    return _load(split, path=path, subset=subset, limit=limit, revision=revision, labels=labels,
                  other_labels=other_labels)
 
 
 @register_pairs("judgebench-claude")
-def judgebench_claude_pairs(*, path=None, subset=None, limit: int | None = None, round: int = 1,
+def judgebench_claude_pairs(*, path=None, subset=None, limit: int | None = None,
                             revision: str | None = None, labels=None, other_labels=None) -> Pairs:
     """JudgeBench's Claude-3.5-Sonnet pairs (split ``claude``)."""
-    return _load("claude", path=path, subset=subset, limit=limit, round=round, revision=revision, labels=labels,
+    return _load("claude", path=path, subset=subset, limit=limit, revision=revision, labels=labels,
                  other_labels=other_labels)

@@ -58,12 +58,9 @@ def _subsets(subset: str) -> tuple[str, ...]:
 
 
 @register_pairs("llmbar")
-def llmbar_pairs(*, subset: str = "Natural", path=None, root=None, limit: int | None = None,
-                 round: int = 1) -> list[Pair]:
+def llmbar_pairs(*, subset: str = "Natural", path=None, root=None, limit: int | None = None) -> list[Pair]:
     """LLMBar pairs: ``subset`` is Natural (default), one Adversarial_* set, "Adversarial"
     (the four) or "all"; ``path`` reads one file instead (its pairs take ``subset``'s name)."""
-    if round != 1:
-        raise ValueError("LLMBar has a single round; drop `round` or set it to 1")
     if path is not None:
         pairs = read_llmbar(path, subset=subset)
     else:
@@ -73,10 +70,8 @@ def llmbar_pairs(*, subset: str = "Natural", path=None, root=None, limit: int | 
 
 
 @register_pairs("mt-bench-human", "mtbench-human")
-def mt_bench_human_pairs(*, path=None, root=None, limit: int | None = None, round: int = 1) -> list[Pair]:
+def mt_bench_human_pairs(*, path=None, root=None, limit: int | None = None) -> list[Pair]:
     """MT-Bench human judgements as LLMBar processed them (200 pairs, one label each)."""
-    if round != 1:
-        raise ValueError("MT-Bench human judgements have a single round; drop `round` or set it to 1")
     if path is None:
         path = _set_file(data_root(root, "llmbar", source="mt-bench-human"), MT_BENCH)
     pairs = read_llmbar(path, subset="mt-bench-human")

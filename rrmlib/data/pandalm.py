@@ -72,10 +72,8 @@ def read_pandalm(path, *, ties: str = "keep", records=None) -> list[Pair]:
 
 
 @register_pairs("pandalm")
-def pandalm_pairs(*, path=None, root=None, ties: str = "keep", limit: int | None = None, round: int = 1) -> list[Pair]:
+def pandalm_pairs(*, path=None, root=None, ties: str = "keep", limit: int | None = None) -> list[Pair]:
     """PandaLM pairs from ``path``, or ``testset-v1.json`` in ``root`` / ``$RRM_DATA/pandalm``."""
-    if round != 1:
-        raise ValueError("PandaLM has a single round; drop `round` or set it to 1")
     if path is None:
         path = data_root(root, "pandalm", source="pandalm") / FILE
     pairs = read_pandalm(path, ties=ties)

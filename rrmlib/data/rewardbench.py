@@ -27,15 +27,13 @@ def _wanted_subsets(subset) -> set[str] | None:
 
 
 @register_pairs("rewardbench", "reward-bench", "allenai/reward-bench")
-def rewardbench_pairs(*, path=None, subset=None, limit: int | None = None, round: int = 1,
+def rewardbench_pairs(*, path=None, subset=None, limit: int | None = None,
                       split: str = "filtered", revision: str | None = None) -> list[Pair]:
     """RewardBench pairs from the hub, or from ``path`` (a .parquet/.jsonl/.json with the
     columns ``prompt``, ``chosen``, ``rejected``, ``subset``, ``id``).
 
     ``subset`` keeps one subset, one section, or a list of them; ``limit`` applies after it.
     """
-    if round != 1:
-        raise ValueError("RewardBench has a single round; drop `round` or set it to 1")
     wanted = _wanted_subsets(subset)
     label, rows = source_rows(path, HUB_ID, split, revision=revision)
     pairs, seen = [], {}

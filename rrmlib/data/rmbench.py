@@ -96,13 +96,11 @@ def read_rmbench(label, records, *, fields=None, subset: str | None = None) -> P
 
 
 @register_pairs("rm-bench", "rmbench", "thu-keg/rm-bench")
-def rmbench_pairs(*, path=None, subset=None, limit: int | None = None, round: int = 1,
+def rmbench_pairs(*, path=None, subset=None, limit: int | None = None,
                   revision: str | None = None) -> Pairs:
     """RM-Bench from the hub, a copy in the data folder (``rm-bench.parquet``), or ``path``
     (the repository's ``total_dataset.json`` or a file in its format). ``subset`` keeps domains
     by name or prefix (``safety`` keeps safety-refuse and safety-response)."""
-    if round != 1:
-        raise ValueError("RM-Bench has a single round; drop `round` or set it to 1")
     source, rows = source_rows(path, HUB_ID, SPLIT, revision=revision)
     pairs = read_rmbench(source, rows)
     if subset is not None or limit is not None:

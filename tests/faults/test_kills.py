@@ -87,7 +87,7 @@ def test_killed_at_each_point_then_rerun_equals_an_uninterrupted_run(faults_rrm,
         total, f, reference = faults_rrm.EXPECTED_ROWS[nb], folder[nb], references[nb]
         assert final.returncode == 0, final.stderr[-3000:]
         assert "sweep: 1 run, 0 already complete, 0 failed" in final.stdout
-        assert is_complete(f) and not any(p.name.startswith(".") for p in f.iterdir())  # temp files gone
+        assert is_complete(f) and not any(p.name.endswith(".rrm-tmp") for p in f.iterdir())  # temp files gone
         for name in FILES[nb]:
             assert (f / name).read_bytes() == (reference / name).read_bytes(), (nb, name)
         meta, ref_meta = (json.loads((x / "meta.json").read_text()) for x in (f, reference))

@@ -1,0 +1,222 @@
+"""Run folders from outside (fault suite, issue 20 items 5, 6 and 7).
+
+- **A folder of someone else's files** is refused before anything in it changes, by ``rrm run``,
+  by a notebook run through papermill alone, and by ``RunDir``; in a run folder, only this
+  project's own temporary files (by their exact name) are cleaned.
+- **Two sweeps of one file** split the work: a configuration is claimed (an exclusive lock the
+  operating system drops when its holder dies) before it runs, so no configuration runs twice,
+  and a sweep killed midway leaves nothing the other cannot finish.
+- **Signals and a full disk**: SIGTERM ends a run as Ctrl-C does (FAILED marker, kernel gone);
+  where no marker can be written, the message says so instead of claiming one.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rrmlib import cli
+from rrmlib import runs as runs_mod
+from rrmlib.runs import RunDir, RunFolderError, is_complete
+
+FOREIGN = {"meta.json": '{"mine": "a note that is not a run"}', "FAILED": "my own marker of something else",
+           ".notes.tmp": "notes", ".vimswap.1234.tmp": "swap"}
+
+
+def foreign_folder(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    for name, text in FOREIGN.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def untouched(folder: Path) -> bool:
+    return {p.name: p.read_text() for p in folder.iterdir()} == FOREIGN
+
+
+def env_in(root: Path) -> dict:
+    return {**os.environ, "RRM_ROOT": str(root)}
+
+
+def test_rrm_run_refuses_a_folder_of_other_files_and_touches_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RRM_ROOT", str(tmp_path))
+    d = foreign_folder(tmp_path / "d")
+    # a run that would fail at once on its dataset, and one that would run: both refused, nothing touched
+    for extra in (["-p", "dataset", "nosuch"], ["-p", "limit", "2"]):
+        assert cli.main(["run", "pairwise", "-p", "out_dir", str(d), *extra]) == 2
+        err = capsys.readouterr().err
+        assert "nosuch" in err or f"out_dir {d} is not a run folder of this project" in err
+        assert untouched(d)
+
+
+def test_rundir_refuses_it_too_and_cleans_only_its_own_temporary_files(tmp_path):
+    """The kernel's side (papermill alone, JupyterLab): RunDir checks before it deletes anything."""
+    d = foreign_folder(tmp_path / "d")
+    with pytest.raises(RunFolderError, match="not a run folder"):
+        RunDir(d, "pairwise", {})
+    assert untouched(d)
+    run = tmp_path / "run"
+    RunDir(run, "pairwise", {})  # a new folder: made, and marked as a run folder
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    ours = run / f".meta.json.{dead}.rrm-tmp"
+    ours.write_text("{}")
+    for name in (".notes.tmp", ".vimswap.1234.tmp", f".meta.json.{dead}.tmp", "notes.txt"):
+        (run / name).write_text("kept")
+    RunDir(run, "pairwise", {})
+    assert not ours.exists()
+    assert sorted(p.name for p in run.iterdir()) == sorted([".rrm-run", ".notes.tmp", ".vimswap.1234.tmp",
+                                                            f".meta.json.{dead}.tmp", "notes.txt"])
+
+
+def test_a_run_folder_of_an_earlier_version_is_still_a_run_folder(tmp_path):
+    """Folders written before the marker existed: this project's meta.json or FAILED marker."""
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "meta.json").write_text(json.dumps({"notebook": "pairwise", "run_id": "old", "params": {}}))
+    (old / "results.parquet").write_bytes(b"x")
+    failed = tmp_path / "failed"
+    failed.mkdir()
+    (failed / "FAILED").write_text("pairwise run FAILED: interrupted\n")
+    assert runs_mod.is_run_folder(old) and runs_mod.is_run_folder(failed)
+    assert runs_mod.is_run_folder(tmp_path / "new") and not runs_mod.is_run_folder(foreign_folder(tmp_path / "f"))
+
+
+@pytest.mark.slow
+def test_papermill_alone_into_a_folder_of_other_files_fails_without_touching_it(tmp_path):
+    import jupytext
+
+    d = foreign_folder(tmp_path / "d")
+    nb = tmp_path / "pairwise.ipynb"
+    jupytext.write(cli.notebook_source("pairwise"), nb)
+    done = subprocess.run([sys.executable, "-m", "papermill", "-k", "python3", str(nb), str(tmp_path / "out.ipynb"),
+                           "-p", "out_dir", str(d), "-p", "dataset", "nosuch"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, env=env_in(tmp_path))
+    assert done.returncode != 0 and "is not a run folder of this project" in done.stderr
+    assert untouched(d)
+
+
+# -- two sweeps of one file ---------------------------------------------------------------------------
+
+def sweep_file(tmp_path, tiny_model_dir, limit=6) -> Path:
+    f = tmp_path / "two.yaml"
+    f.write_text(yaml.safe_dump({"notebook": "pairwise", "parameters": {
+        "model": str(tiny_model_dir), "max_new_tokens": 8, "limit": limit, "reasoning": False, "batch_size": 2,
+        "store": str(tmp_path / "j.sqlite")}, "grid": {"order": ["shuffle", "both"]}}))
+    return f
+
+
+def start_sweep(f: Path, root: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "rrmlib.cli", "sweep", str(f)], cwd=root, env=env_in(root),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def wait_for(condition, what: str, deadline_s: float = 300):
+    """Poll ``condition`` until it holds (a guard against hanging, not a measurement)."""
+    end = time.monotonic() + deadline_s
+    while not condition():
+        assert time.monotonic() < end, f"gave up waiting for {what}"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_two_sweeps_of_one_file_run_each_configuration_once(tmp_path, tiny_model_dir, monkeypatch):
+    monkeypatch.setenv("RRM_ROOT", str(tmp_path))
+    f = sweep_file(tmp_path, tiny_model_dir)
+    first, second = start_sweep(f, tmp_path), start_sweep(f, tmp_path)
+    outs = [p.communicate(timeout=600) for p in (first, second)]
+    assert [p.returncode for p in (first, second)] == [0, 0], [o[1][-2000:] for o in outs]
+    stdout = outs[0][0] + outs[1][0]
+    # each of the two configurations ran in exactly one of the sweeps; the other skipped or waited
+    assert stdout.count(": running") == 2, stdout
+    folders = [cli.folder_of(nb, p) for nb, p in cli.sweep_configs(f)]
+    assert all(is_complete(x) for x in folders)
+    generated = sum(json.loads((x / "meta.json").read_text())["completions"]["generated"] for x in folders)
+    import sqlite3
+
+    rows = sqlite3.connect(tmp_path / "j.sqlite").execute("SELECT COUNT(*) FROM completions").fetchone()[0]
+    assert generated == rows  # nothing generated twice: every generated completion is one row of the store
+
+
+HOLD = """
+import sys, time
+from rrmlib.runs import Claim
+claim = Claim(sys.argv[1])
+assert claim.acquire(wait=False)
+print("holding", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+def test_a_configuration_whose_holder_dies_is_run_by_the_waiting_sweep(tmp_path, tiny_model_dir, monkeypatch):
+    """Another process (a stand-in for a sweep in the middle of a run) holds the first
+    configuration's claim; the sweep says so, runs the second, comes back and waits; the holder
+    is SIGKILLed (its lock dies with it), and the sweep runs the first itself: nothing is lost."""
+    monkeypatch.setenv("RRM_ROOT", str(tmp_path))
+    f = sweep_file(tmp_path, tiny_model_dir)
+    folders = [cli.folder_of(nb, p) for nb, p in cli.sweep_configs(f)]
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(folders[0])], stdout=subprocess.PIPE, text=True,
+                              env=env_in(tmp_path))
+    assert holder.stdout.readline().strip() == "holding"
+    sweep = start_sweep(f, tmp_path)
+    seen = []
+    for line in sweep.stdout:  # read as it prints, until it waits on the held configuration
+        seen.append(line)
+        if "waiting for pid" in line:
+            break
+    text = "".join(seen)
+    assert f"[1/2] pairwise {folders[0]}: being run by pid {holder.pid}" in text
+    assert f"[2/2] pairwise {folders[1]}: done" in text and f"waiting for pid {holder.pid}" in text
+    holder.kill()
+    holder.wait()
+    out, err = sweep.communicate(timeout=600)
+    assert sweep.returncode == 0, err[-3000:]
+    assert f"[1/2] pairwise {folders[0]}: running" in out and "sweep: 2 run, 0 already complete, 0 failed" in out
+    assert all(is_complete(x) for x in folders)
+
+
+# -- signals and a full disk ---------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_sigterm_ends_a_run_as_ctrl_c_does(tmp_path, tiny_model_dir):
+    argv = [sys.executable, "-m", "rrmlib.cli", "run", "pairwise", "-p", "model", str(tiny_model_dir), "-p",
+            "max_new_tokens", "64", "-p", "limit", "24", "-p", "batch_size", "1", "-p", "reasoning", "false",
+            "-p", "store", str(tmp_path / "j.sqlite"), "-p", "out_dir", str(tmp_path / "run")]
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=env_in(tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: (tmp_path / "j.sqlite").exists(), "the judge to start")
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 143, err[-3000:]
+    marker = tmp_path / "run" / "FAILED"
+    assert marker.exists() and "terminated (SIGTERM)" in marker.read_text()
+    assert f"rrm: terminated (SIGTERM) (see {marker})" in err
+    assert not is_complete(tmp_path / "run")
+
+
+@pytest.mark.slow
+def test_on_a_full_disk_the_message_says_there_is_no_marker(tmp_path, monkeypatch, capsys):
+    """The marker cannot be written (ENOSPC, as on a full disk): the run's own error is reported,
+    and the message says the folder has no marker, not that it is marked."""
+    import errno
+
+    real = runs_mod.atomic_write
+
+    def full(path, data, point=None):
+        if Path(path).name == runs_mod.FAILED:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, data, point)
+
+    monkeypatch.setattr(runs_mod, "atomic_write", full)
+    monkeypatch.setenv("RRM_ROOT", str(tmp_path))
+    assert cli.main(["run", "pairwise", "-p", "limit", "0", "-p", "out_dir", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert "could not mark" in err and "No space left on device" in err
+    assert f"no FAILED marker could be written in {tmp_path / 'run'}" in err and "is marked FAILED" not in err
+    assert not is_complete(tmp_path / "run")

@@ -1,0 +1,76 @@
+"""The report never drops a run (issue 20, item 1): runs of one judge and column that differ in a
+setting each get a row of their own, named by that setting; runs that differ in none are told
+apart by their folder; two numbers never share a cell. Runs are built here as a finished run's
+files would say (meta.json, metrics.json): the report reads nothing else for these cells."""
+import json
+
+import pytest
+
+from rrmlib import report
+from rrmlib.runs import atomic_write
+
+
+def finished_run(folder, score, *, dataset="demo", judge="HuggingFaceTB/SmolLM2-135M-Instruct", **params):
+    folder.mkdir(parents=True)
+    atomic_write(folder / "metrics.json", json.dumps({
+        "score": score, "score_ci": [score - 0.1, score + 0.1], "score_name": "accuracy", "accuracy": score,
+        "unparseable": 0.0, "subsets": {"maths": {}, "facts": {}}}))
+    atomic_write(folder / "meta.json", json.dumps({
+        "notebook": "pairwise", "run_id": folder.name, "params": {"dataset": dataset, **params},
+        "judge": {"model": judge, "backend": "hf"}, "protocol": {"deviations": {}}}))
+    return folder
+
+
+def test_three_answer_orders_are_three_rows_each_with_its_own_number(tmp_path):
+    """`rrm sweep params/sweeps/demo-orders.yaml` then `rrm report`: three runs, three numbers."""
+    scores = {"shuffle": 0.521, "both": 0.500, "fixed": 0.479}
+    found, skipped = report.collect([finished_run(tmp_path / order, s, order=order) for order, s in scores.items()])
+    assert not skipped and len(found) == 3
+    table = report.table(report.cells(found))
+    demo = {row: value for row, value in table["demo"].items() if value}
+    assert len(demo) == 3
+    for order, score in scores.items():
+        [row] = [r for r in demo if r.endswith(f"· order={order}")]
+        assert demo[row].startswith(f"{100 * score:.1f} [")
+    frame = report.cells_frame(report.cells(found))
+    assert sorted(frame["value"]) == sorted(scores.values()) and frame["judge"].nunique() == 3
+
+
+def test_only_the_settings_that_differ_name_the_rows(tmp_path):
+    found, _ = report.collect([finished_run(tmp_path / "a", 0.6, seed=1, limit=8),
+                               finished_run(tmp_path / "b", 0.4, seed=2, limit=8),
+                               finished_run(tmp_path / "c", 0.7, dataset="llmbar", seed=3, limit=4)])
+    rows = {c.judge: c.value for c in report.cells(found)}
+    # demo: two runs that differ in the seed; llmbar: one run, on the judge's own row
+    assert rows == {"HuggingFaceTB/SmolLM2-135M-Instruct · seed=1": 0.6,
+                    "HuggingFaceTB/SmolLM2-135M-Instruct · seed=2": 0.4,
+                    "HuggingFaceTB/SmolLM2-135M-Instruct": 0.7}
+    notes = report.footnotes(report.cells(found))
+    assert any(n.startswith("judge · setting=value") for n in notes)
+
+
+def test_identical_settings_in_two_folders_are_told_apart_by_folder(tmp_path):
+    found, _ = report.collect([finished_run(tmp_path / "first", 0.6), finished_run(tmp_path / "second", 0.5)])
+    rows = {c.judge: c.value for c in report.cells(found)}
+    assert rows == {"HuggingFaceTB/SmolLM2-135M-Instruct · run first": 0.6,
+                    "HuggingFaceTB/SmolLM2-135M-Instruct · run second": 0.5}
+
+
+def test_two_files_of_one_name_are_two_rows(tmp_path):
+    """Two datasets whose files share a name share a column label; their runs stay apart."""
+    found, _ = report.collect([finished_run(tmp_path / "x", 0.6, dataset="/data/a/pairs.json"),
+                               finished_run(tmp_path / "y", 0.3, dataset="/data/b/pairs.json")])
+    cells = report.cells(found)
+    assert {c.column for c in cells} == {"pairs"} and len({c.judge for c in cells}) == 2
+    assert sorted(c.value for c in cells) == [0.3, 0.6]
+
+
+def test_a_cell_given_twice_is_an_error_not_an_overwrite():
+    with pytest.raises(ValueError, match="two numbers for one cell"):
+        report.table([report.Cell("judge", "demo", 0.5, sources=["a"]), report.Cell("judge", "demo", 0.6,
+                                                                                    sources=["b"])])
+
+
+def test_a_folder_that_does_not_exist_is_refused(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        report.collect([tmp_path / "nope"])
