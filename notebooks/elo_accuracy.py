@@ -13,7 +13,9 @@
 # `matches.parquet`, or the original RRM evaluation's merged ELO results
 # (`{rival: {"details": [{question_id, rival_1, rival_2, winner, ...}]}}`, where a winner of -1
 # or null is a draw), or a `knockout` run's matches; a list of them puts several
-# methods on one figure.
+# methods on one figure. Matches decided by a coin are counted (`coins`): a run's own flag, and in
+# the paper's merged results every match whose `pred` its elo_rival_results.py did not read as a
+# verdict (only `Assistant1` and `Assistant2`, without a space).
 #
 # Per question, the candidates are rated by online Elo and, as a check that does not depend on
 # match order, by Bradley-Terry maximum likelihood. Elo is played as the original evaluation
@@ -74,6 +76,7 @@ display(pd.DataFrame({
     "questions": [r["question"].nunique() for r in records], "matches": [len(r) for r in records],
     "judgments": [int(r["judgments"].sum()) for r in records],
     "draws": [int(r["winner"].isna().sum()) for r in records],
+    "coins": [int(r["coin"].sum()) for r in records],  # decided by a coin, not a verdict
 }))
 
 # %% [markdown]

@@ -16,7 +16,9 @@
 # re-score them (or the paper's published judgments) without a GPU.
 #
 # All questions are played together: the round robin's matches of every question go to the
-# judge in one batch. An unparseable verdict is decided at once by a seeded coin, as the
+# judge in one batch. A verdict is read as `pairwise` reads it (`verdict_rule`): the original's
+# ELO judgments were read by a script the PR does not include (README, "Reproducing the paper",
+# what still differs). An unparseable verdict is decided at once by a seeded coin, as the
 # original evaluation decided it (by a coin that no run could repeat); `max_retries` re-asks it
 # as a new sample first, and `unparseable="draw"` records a draw instead. Every such match is
 # flagged. Each pair is shown once, in a seeded random order, so that no

@@ -66,13 +66,15 @@ print("run folder:", run.path, "| mode:", "replay of recorded matches" if REPLAY
 sets, no_accuracy = None, None
 if REPLAY:
     paper_bracket = load_rrm_bracket(P["records"])
-    recorded = load_rrm_knockout_records(P["records"], P["records_model"])
+    recorded, undecided = load_rrm_knockout_records(P["records"], P["records_model"], undecided=True)
     questions = sorted(recorded)[: P["limit"]] if P["limit"] is not None else sorted(recorded)
     if not questions:  # an empty run would look like a successful one
         raise ValueError(f"no questions to replay: {P['records']!r} ({P['records_model']}) with limit={P['limit']} "
                          "selects none")
+    undecided = {q: m for q, m in undecided.items() if q in set(questions)}
     print(f"records: {P['records_model']} over {len(recorded)} questions, bracket of {len(paper_bracket)}; "
-          f"replaying {len(questions)}")
+          f"replaying {len(questions)}; matches recorded without a verdict (the original's coin decided them): "
+          f"{sum(map(len, undecided.values()))}")
     try:
         sets = bestofn.load_sets(P["dataset"], P["data_path"])
         sets = bestofn.restrict(sets, [str(q) for q in questions])
@@ -108,13 +110,15 @@ else:
 # A match is shown with its bracket-earlier candidate first, as the paper did. An unparseable
 # verdict is decided at once by a seeded coin, as the paper decided it (a knockout needs a
 # winner; Swiss may record a draw instead); `max_retries` re-asks it as a new sample first.
+# In replay mode a match recorded without a verdict takes its recorded winner (the original's
+# coin, whose pick went on to the next round) and counts as unparseable and coin-decided.
 
 # %%
 if REPLAY:
-    by_question = {q: Knockout(paper_bracket) for q in questions}
-    driver = replay(by_question, recorded)  # a match missing from the records raises
-    tournaments = {str(q): t for q, t in by_question.items()}
-    judgments = bestofn.replay_judgments(tournaments)
+    tournaments = {str(q): Knockout(paper_bracket) for q in questions}
+    # a match missing from the records raises
+    driver = replay(tournaments, {str(q): recorded[q] for q in questions}, {str(q): m for q, m in undecided.items()})
+    judgments = bestofn.replay_judgments(tournaments, driver)
 else:
     if P["format"] == "knockout":
         tournaments = bestofn.knockout(sets, bracket=P["bracket"], shuffle_seed=P["shuffle_seed"])

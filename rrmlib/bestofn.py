@@ -22,7 +22,8 @@ from rrmlib.data import CandidateSet, load_candidates
 from rrmlib.judge import swapped
 from rrmlib.metrics import bootstrap_ci
 from rrmlib.seeding import stable_int
-from rrmlib.tournament import Ask, Driver, Knockout, RoundRobin, Swiss, load_elo_merged_results, matches_frame
+from rrmlib.tournament import (Ask, Driver, Knockout, RoundRobin, Swiss, elo_coins, load_elo_merged_results,
+                               matches_frame)
 
 FORMATS = ("round_robin", "knockout", "swiss")
 ORDERS = ("scheduled", "shuffle")
@@ -228,12 +229,14 @@ def judgment_metrics(judgments: pd.DataFrame, matches: pd.DataFrame, driver: Dri
 # Replaying the paper's knockout records
 
 
-def replay_judgments(tournaments: Mapping) -> pd.DataFrame:
+def replay_judgments(tournaments: Mapping, driver: Driver | None = None) -> pd.DataFrame:
     """Judgment rows for knockouts played from recorded outcomes (``tournament.replay``): one
-    per match, shown in match order, no completion behind it."""
+    per match, shown in match order, no completion behind it. A match the records decided by a
+    coin (in ``driver.undecided``) has no verdict, as the judgment behind it gave none."""
+    coins = {(str(u.tournament), u.match.a, u.match.b) for u in (driver.undecided if driver else [])}
     rows = [{"question": str(q), "round": r, "slot": slot, "a": a, "b": b, "first": a, "attempt": 0, "step": r,
-             "key": None, "verdict": 1 if w == a else 2, "winner": w, "prompt_tokens": None,
-             "completion_tokens": None, "think_tokens": None, "cut_off": False}
+             "key": None, "verdict": None if (str(q), a, b) in coins else 1 if w == a else 2, "winner": w,
+             "prompt_tokens": None, "completion_tokens": None, "think_tokens": None, "cut_off": False}
             for q, t in tournaments.items() for r, played in enumerate(t.rounds, 1)
             for slot, (a, b, w) in enumerate(played)]
     return judgments_frame(rows)
@@ -244,7 +247,7 @@ def replay_judgments(tournaments: Mapping) -> pd.DataFrame:
 
 
 def read_matches(path) -> pd.DataFrame:
-    """Match records as (question, a, b, winner, judgments, format): an ``elo_rival`` or
+    """Match records as (question, a, b, first, winner, judgments, format, coin): an ``elo_rival`` or
     ``knockout`` run's ``matches.parquet`` (or its run folder), or the original RRM
     evaluation's merged ELO results (``{rival: {"details": [...]}}`` JSON; each match one
     judgment, round robin). ``question`` is a string (a candidate set's id), entrants ints, and
@@ -256,6 +259,7 @@ def read_matches(path) -> pd.DataFrame:
         raise FileNotFoundError(f"no match records at {path}")
     if path.suffix == ".json":
         df = load_elo_merged_results(path)
+        df["coin"] = elo_coins(df)
         df["judgments"] = 1
         df["format"] = "round_robin"
     else:
@@ -272,7 +276,10 @@ def read_matches(path) -> pd.DataFrame:
                         "first": first.fillna(df["a"]).astype(int),
                         "winner": pd.Series([None if pd.isna(w) else int(w) for w in df["winner"]], dtype=object,
                                             index=df.index),
-                        "judgments": df["judgments"].astype(int), "format": df["format"].astype(str)})
+                        "judgments": df["judgments"].astype(int), "format": df["format"].astype(str),
+                        # decided by a coin, not a verdict (a run's own flag; the merged JSON's, read
+                        # as the original's elo_rival_results.py read its verdicts)
+                        "coin": df["coin"].astype(bool) if "coin" in df.columns else False})
     formats = set(out["format"])
     if len(formats) > 1:
         raise ValueError(f"{path}: mixed tournament formats {sorted(formats)}")

@@ -314,7 +314,7 @@ class RunDir:
             "notebook": self.notebook,
             "run_id": self.path.name,
             "params": self.params,
-            "protocol": describe(self.notebook, self.params),
+            "protocol": describe(self.notebook, self.params, extra),
             "seed": self.params.get("seed"),
             "versions": versions(),
             "git_revision": git_revision(Path(__file__).resolve().parent),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -397,6 +397,24 @@ def matches_frame(tournaments, group: str = "question") -> pd.DataFrame:
 
 ROUND_NAMES = ("first", "second", "third", "fourth", "fifth")
 
+# The verdicts each kind of record spells. A record whose ``pred`` is neither was decided without
+# a verdict, by the original's coin: its ``winner`` is that coin's pick.
+# Knockout rounds: spelled as run_generative.py's reading spells them (``\boxed{Assistant 1}``'s
+# body). Their writer is not in the PR; each of the 63,484 entries that spells a verdict has the
+# winner it names, and the 4 that do not (RRM-7B, question 317, round 1: "B" and "I") have one
+# of each rival, as a coin gives (tests/test_paper_records.py).
+KNOCKOUT_VERDICTS = {"Assistant 1": 1, "Assistant 2": 2}
+# Merged ELO results: RRM-evaluation/scripts/elo_rival_results.py compares, without a space,
+# ``if pred == "Assistant1": winner = rival_1 elif pred == "Assistant2": winner = rival_2 else:
+# winner = rival_1 if hash(line) % 2 == 0 else rival_2``.
+ELO_VERDICTS = {"Assistant1": 1, "Assistant2": 2}
+
+
+def elo_coins(merged: pd.DataFrame) -> pd.Series:
+    """Which matches of ``load_elo_merged_results`` the original's coin decided: a winner, but a
+    ``pred`` that elo_rival_results.py does not read as a verdict (``ELO_VERDICTS``)."""
+    return ~merged["pred"].isin(list(ELO_VERDICTS)) & merged["winner"].notna()
+
 
 def load_rrm_bracket(folder) -> list[int]:
     """The knockout bracket of ``tournament.json``: round 1's pairs flattened, in order.
@@ -455,15 +473,18 @@ def load_rrm_bracket(folder) -> list[int]:
     return [e for pair in first for e in pair]
 
 
-def load_rrm_knockout_records(folder, model: str = "7b") -> dict[int, dict[tuple[int, int], int]]:
-    """Recorded knockout outcomes: question id -> {(rival_1, rival_2): winner}.
+def load_rrm_knockout_records(folder, model: str = "7b", *, undecided: bool = False):
+    """Recorded knockout outcomes: question id -> {(rival_1, rival_2): winner}; with
+    ``undecided=True``, ``(outcomes, undecided)`` where ``undecided`` is question id ->
+    {(rival_1, rival_2): pred} for the matches whose ``pred`` is no verdict (``KNOCKOUT_VERDICTS``):
+    the original decided those by its coin, and their recorded winner is the coin's pick.
 
     Files ``{model}_tournament_{first..fifth}_round_voting_results.json`` hold
     ``{bracket slot: [{question_id, rival_1, rival_2, winner, pred}, ...]}``; rivals and winners
     are response indices 0-31 (ints), rival_1 the response shown first, ``pred`` the parsed
-    verdict (``"Assistant 1"``/``"Assistant 2"``; the two other values in the 7B first round,
-    ``"B"`` and ``"I"``, still carry a winner). Each question is listed twice per slot with
-    identical entries. Checked, each failure a DataError naming file, slot and entry, and field:
+    verdict (``"Assistant 1"``/``"Assistant 2"``; the two other values, ``"B"`` and ``"I"`` in the
+    7B first round, are no verdict, and their winner the coin's). Each question is listed twice
+    per slot with identical entries. Checked, each failure a DataError naming file, slot and entry, and field:
     round k has slots "0".."16/2^(k-1)-1"; a round-1 slot is the same pair for every question,
     a later slot's rivals are the winners of slots 2s and 2s+1 of the round before, in that
     order; a question's repeated entries agree; every question has an entry in every slot.
@@ -488,6 +509,7 @@ def load_rrm_knockout_records(folder, model: str = "7b") -> dict[int, dict[tuple
 
     entrants = 2 ** len(ROUND_NAMES)  # 32: five rounds
     records: dict[int, dict[tuple[int, int], int]] = {}
+    no_verdict: dict[int, dict[tuple[int, int], str]] = {}
     played: dict[tuple, tuple] = {}   # (round, slot, question) -> ((rival_1, rival_2), winner, where)
     bracket: dict[int, tuple] = {}    # round-1 slot -> (pair, where)
     count: dict[int, int] = {}        # question -> slots with an entry
@@ -554,6 +576,8 @@ def load_rrm_knockout_records(folder, model: str = "7b") -> dict[int, dict[tuple
                                         f"of the {ROUND_NAMES[k - 2]} round are ({a[1]}, {b[1]})")
                 played[(k, s, q)] = (pair, w, where)
                 records.setdefault(q, {})[pair] = w
+                if e["pred"] not in KNOCKOUT_VERDICTS:
+                    no_verdict.setdefault(q, {})[pair] = e["pred"]
                 count[q] = count.get(q, 0) + 1
                 first_at.setdefault(q, (path, where))
     total = entrants - 1
@@ -568,12 +592,19 @@ def load_rrm_knockout_records(folder, model: str = "7b") -> dict[int, dict[tuple
                 if (k, s, q) not in played:
                     raise DataError(paths[k - 1], f"slot '{s}'", "question_id",
                                     f"no entry for question {q}, which has entries in {c} of the {total} slots")
-    return records
+    return (records, no_verdict) if undecided else records
 
 
-def replay(tournaments: Mapping, records: Mapping[Hashable, Mapping[tuple, Hashable]]) -> Driver:
+def replay(tournaments: Mapping, records: Mapping[Hashable, Mapping[tuple, Hashable]],
+           undecided: Mapping[Hashable, Collection[tuple]] | None = None) -> Driver:
     """Play tournaments (question id -> tournament) with recorded outcomes as the judge; a match
-    the records lack raises KeyError. Returns the finished driver (``steps``, ``asked``)."""
+    the records lack raises KeyError. Returns the finished driver (``steps``, ``asked``).
+
+    A match listed in ``undecided`` (question id -> its (a, b) pairs) was decided in the records
+    by a coin, not a verdict: it takes the recorded winner, the coin's pick, as the original's
+    next round did, and is logged in ``driver.undecided`` as a coin, as a judged run logs its own."""
+    coins: list[tuple[Ask, Hashable]] = []
+
     def judge(asks: list[Ask]) -> list:
         out = []
         for ask in asks:
@@ -581,10 +612,13 @@ def replay(tournaments: Mapping, records: Mapping[Hashable, Mapping[tuple, Hasha
                 out.append(records[ask.tournament][(ask.match.a, ask.match.b)])
             except KeyError:
                 raise KeyError(f"question {ask.tournament!r}: {ask.match} is not in the records") from None
+            if undecided and (ask.match.a, ask.match.b) in undecided.get(ask.tournament, ()):
+                coins.append((ask, out[-1]))
         return out
 
     driver = Driver(tournaments, judge, max_retries=0, unparseable="raise")
     driver.run()
+    driver.undecided.extend(Undecided(ask.tournament, ask.match, winner, "coin", 1) for ask, winner in coins)
     return driver
 
 

@@ -84,3 +84,26 @@ def original_verdict(answer: str):
     else:
         model_answer = 3
     return {"Assistant 1": 1, "Assistant 2": 2}.get(model_answer) if isinstance(model_answer, str) else None
+
+
+def original_elo_rival_record(line: str, file_rival_1: int, file_rival_2: int, coin=lambda line: hash(line) % 2 == 0):
+    """The body of elo_rival_results.py's loop over a judgment file's lines, as it is: the file
+    name's rivals passed in, and its coin (``hash(line) % 2 == 0``, salted per process) a
+    parameter, so that a test can tell a verdict from a coin (a coin's winner follows it)."""
+    rival_1, rival_2 = file_rival_1, file_rival_2
+    data = json.loads(line)
+    question_id = data.get("idx")
+    is_shuffle = data.get("is_shuffle")
+    if is_shuffle:
+        rival_1, rival_2 = rival_2, rival_1
+    pred = data.get("pred", [""])[0]
+    score = data.get("score", [None])[0]
+
+    if pred == "Assistant1":
+        winner = rival_1
+    elif pred == "Assistant2":
+        winner = rival_2
+    else:
+        winner = rival_1 if coin(line) else rival_2
+    return {"question_id": question_id, "rival_1": rival_1, "rival_2": rival_2, "winner": winner, "pred": pred,
+            "score": score}

@@ -236,6 +236,13 @@ def test_knockout_replay_without_the_candidate_sets(tmp_path, offline):
     final = json.loads((folder / "7b_tournament_fifth_round_voting_results.json").read_text())
     picks = pd.read_parquet(out / "picks.parquet")
     assert dict(zip(picks["question"], picks["pick"])) == {str(e["question_id"]): e["winner"] for e in final["0"]}
+    # RRM-7B's two matches recorded without a verdict (question 317, round 1: "B", "I"): their
+    # recorded winners, the original's coin, and counted as unparseable and coin-decided
+    matches = pd.read_parquet(out / "matches.parquet")
+    coins = matches[matches["coin"]]
+    assert sorted(zip(coins["question"], coins["a"], coins["b"], coins["winner"], coins["round"])) == \
+        [("317", 15, 16, 15, 1), ("317", 29, 20, 20, 1)]
+    assert m["unparseable"] == 2 / (512 * 31)
     nb = json.loads((out / "knockout.ipynb").read_text())
     printed = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
     assert "judge parameters" in printed and "unused" in printed and "accuracy skipped" in printed
