@@ -141,7 +141,7 @@ plots.setup()
 fig = plots.accuracy_vs_judgments(table, title=f"{P['dataset']}: best-of-N over {len(sets)} questions")
 figures = plots.savefig(fig, run.figures / "accuracy_vs_judgments")
 plots.show(figures, close=fig)
-print("figures:", *map(str, figures))
+print("figures:", plots.where(figures))
 
 # %% [markdown]
 # ## Save the run

@@ -76,7 +76,7 @@ print(f"sets with at least one correct candidate: {int((share_correct > 0).sum()
 
 # %%
 judge = Judge.from_params(P)
-print(judge.backend.describe(), "| reasoning judge:", judge.reasoning)
+print("judge:", judge.backend.summary(), "| reasoning judge:", judge.reasoning)
 
 # %% [markdown]
 # ## The round robin

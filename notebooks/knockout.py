@@ -102,7 +102,7 @@ else:
     from rrmlib.judge import Judge
 
     judge = Judge.from_params(P)
-    print(judge.backend.describe(), "| reasoning judge:", judge.reasoning)
+    print("judge:", judge.backend.summary(), "| reasoning judge:", judge.reasoning)
 
 # %% [markdown]
 # ## The tournaments
@@ -177,7 +177,7 @@ else:
     fig = plots.accuracy_vs_judgments(table, title=f"{P['dataset']}: {method} over {len(sets)} questions")
     figures = plots.savefig(fig, run.figures / "accuracy_vs_judgments")
     plots.show(figures, close=fig)
-    print("figures:", *map(str, figures))
+    print("figures:", plots.where(figures))
 
 # %% [markdown]
 # ## Save the run

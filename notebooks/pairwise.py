@@ -81,7 +81,7 @@ pd.Series([p.subset for p in pairs]).value_counts().rename("pairs").to_frame()
 
 # %%
 judge = Judge.from_params(P)
-print(judge.backend.describe(), "| protocol:", judge.protocol.name if judge.protocol else "scalar scores",
+print("judge:", judge.backend.summary(), "| protocol:", judge.protocol.name if judge.protocol else "scalar scores",
       "| reasoning judge:", judge.reasoning, "| verdict rule:", judge.verdict_rule)
 
 # %%
@@ -138,7 +138,7 @@ elif "rm_bench" in M:
     rows["Overall"] = {k: rmb[k] for k in ("easy", "normal", "hard", "score", "prompts")}
     display(pd.DataFrame.from_dict(rows, orient="index").rename_axis("RM-Bench").round(4))
 else:
-    print(f"no benchmark rule for these pairs: the headline is the {M['score_name']}")
+    display(Markdown(f"No benchmark rule for these pairs: the headline is the {M['score_name']}."))
 
 # %% [markdown]
 # ## How much the judge writes
@@ -168,7 +168,7 @@ else:
 fig = plots.accuracy_by_subset(table, title=f"{P['dataset']}: {judge.backend.model_id}, {headline}")
 figures = plots.savefig(fig, run.figures / "accuracy_by_subset")
 plots.show(figures, close=fig)
-print("figures:", *map(str, figures))
+print("figures:", plots.where(figures))
 
 # %% [markdown]
 # ## Thinking budgets
@@ -198,7 +198,7 @@ if P["think_budgets"] is not None:
     figures += budget_figures
     print("completions:", judge.counts)
 else:
-    print("think_budgets not set: one budget, max_new_tokens =", P["max_new_tokens"])
+    display(Markdown(f"`think_budgets` not set: one budget, `max_new_tokens` = {P['max_new_tokens']}."))
 
 # %% [markdown]
 # ## Save the run

@@ -121,7 +121,7 @@ if len(curves):
 for i in range(0, len(figures), len(plots.FORMATS)):
     plots.show(figures[i:i + len(plots.FORMATS)])
 plots.close_all()
-print("figures:", *map(str, figures))
+print("figures:", plots.where(figures))
 
 # %% [markdown]
 # ## Save the report

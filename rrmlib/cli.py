@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -49,31 +50,40 @@ def notebook_source(notebook: str):
     return nb
 
 
-def _stream_output() -> None:
-    """Show what the notebook prints while it runs (its progress bars included), on stderr:
-    papermill logs each output as it arrives under the "papermill" logger."""
-    import logging
+class _Flushing:
+    """A stream that flushes every write: the notebook's output reaches the terminal as it comes."""
 
-    class Cells(logging.Filter):
-        """Papermill's "Executing Cell 7-----" as a short marker; its "Ending Cell" lines dropped."""
+    def __init__(self, stream):
+        self.stream = stream
 
-        def filter(self, record):
-            text = record.getMessage()
-            if text.startswith("Ending Cell"):
-                return False
-            if text.startswith("Executing Cell"):
-                record.msg, record.args = f"[cell {text.split()[2].rstrip('-')}]", ()
-            return True
+    def write(self, text):
+        self.stream.write(text)
+        self.stream.flush()
 
-    log = logging.getLogger("papermill")
-    if not any(getattr(h, "_rrm", False) for h in log.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.addFilter(Cells())
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        handler._rrm = True
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
-        log.propagate = False
+    def flush(self):
+        self.stream.flush()
+
+
+class _KnownParameters(logging.Filter):
+    """papermill warns about every parameter its parameters cell does not assign (ours assigns
+    none: the defaults live in rrmlib.params); rrm has checked every name itself, strictly."""
+
+    def filter(self, record):
+        return not record.getMessage().startswith("Passed unknown parameter")
+
+
+def _kernel_manager():
+    """A kernel manager whose kernel talks over local IPC sockets rather than TCP ports (the
+    kernel warns about plaintext TCP; nothing here needs a port)."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self):
+            return "ipc"
+
+    return IPCKernelManager
 
 
 class Terminated(KeyboardInterrupt):
@@ -114,7 +124,10 @@ def execute(notebook: str, p: dict, *, out_dir: str | None = None, progress: boo
 
     if out_dir is None:
         out_dir = str(folder_of(notebook, p))
-    p = {**p, "out_dir": out_dir}
+    # The values that differ from the defaults, which the notebook fills in itself (the same
+    # check, the same defaults): the executed notebook and its terminal name what was given.
+    spec = params_mod.SPECS[notebook]
+    p = {**{k: v for k, v in p.items() if k not in spec or v != spec[k].default}, "out_dir": out_dir}
     folder = Path(out_dir)
     output = folder / f"{notebook}.ipynb"
     own = claim is None
@@ -128,10 +141,16 @@ def execute(notebook: str, p: dict, *, out_dir: str | None = None, progress: boo
             (folder / stale).unlink(missing_ok=True)
         with _signals_as_interrupts():
             try:
-                if progress:
-                    _stream_output()
+                log = logging.getLogger("papermill")
+                if not any(isinstance(f, _KnownParameters) for f in log.filters):
+                    log.addFilter(_KnownParameters())
+                # What the notebook prints (its progress bars included) reaches the terminal as it
+                # comes; what it displays (tables, figures) is the notebook's alone.
+                streams = {"stdout_file": _Flushing(sys.stdout), "stderr_file": _Flushing(sys.stderr)} \
+                    if progress else {}
                 papermill.execute_notebook(notebook_source(notebook), str(output), parameters=p,
-                                           kernel_name="python3", progress_bar=False, log_output=progress)
+                                           kernel_name="python3", progress_bar=False, log_output=False,
+                                           kernel_manager_class=_kernel_manager(), **streams)
             except BaseException as e:
                 try:
                     runs_mod.atomic_write(folder / runs_mod.FAILED, failure_text(notebook, output, e))
@@ -310,8 +329,8 @@ def print_summary(out_dir: Path) -> None:
         print("departs from the paper's protocol in:", ", ".join(f"{k}={v!r}" for k, v in protocol["deviations"].items()))
     c = meta["completions"]
     print(f"\ncompletions: {c['generated']} generated, {c['reused']} reused from the store")
-    for w in m.get("warnings", []):
-        print(f"WARNING: {w}", file=sys.stderr)
+    if m.get("warnings"):  # each was printed in full while the notebook ran
+        print(f"{len(m['warnings'])} warning(s) above, also in metrics.json")
 
 
 def main(argv=None) -> int:

@@ -157,14 +157,30 @@ def resolve(model: str | None) -> tuple[str, str, str]:
     return name, name, revision or "main"
 
 
+def quiet_transformers():
+    """transformers, imported without what a run's terminal does not need: the widget warning
+    tqdm gives inside a kernel without ipywidgets, and the bar of a model load (a second or two:
+    the judging bar is the progress that matters)."""
+    import warnings
+
+    from tqdm import TqdmExperimentalWarning, TqdmWarning
+
+    warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)
+    warnings.filterwarnings("ignore", category=TqdmExperimentalWarning)
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    return transformers
+
+
 def load_torch(model: str | None, auto_class: str, device: str = "auto", dtype: str = "auto"):
     """``(model, tokenizer, model_id, revision)``: a transformers model (``auto_class``, e.g.
     ``"AutoModelForCausalLM"``) on ``device`` in ``dtype``. ``auto``: CUDA where there is one, in
     bfloat16 there and float32 on the CPU. A hub id is keyed and loaded by the commit its branch
     points to now (a branch moves; the commit names the weights)."""
     import torch
-    import transformers
 
+    transformers = quiet_transformers()
     path, model_id, revision = resolve(model)
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -443,14 +443,33 @@ def in_notebook(notebook: str, values: dict, names_before: set) -> dict:
 
     p = check(notebook, values, names_before=names_before, base=project_root())
     given = {k for k in values if k not in names_before and k in SPECS[notebook]}
-    width = max(map(len, p))
-    lines = [f"{k:<{width}}  {v!r}" + ("" if k in given else "  (default)") for k, v in p.items()]
-    print(f"{notebook} parameters (set any in the parameters cell, or with papermill/rrm -p):\n" + "\n".join(lines))
+    _show_parameters(notebook, p, given)
     if "max_new_tokens" in p and "max_new_tokens" not in given and embedded_judge(p):
         print(f"\nThe embedded CPU judge (no model given) runs on the demo's budget, {EMBEDDED_BUDGET} new tokens, so "
               f"that the run ends in minutes; the paper's {PAPER_BUDGET} would take hours here. Set max_new_tokens "
               f"to change it (meta.json records it as a departure from the paper's protocol).")
     return p
+
+
+def _show_parameters(notebook: str, p: dict, given: set) -> None:
+    """Every value a run uses, as a table in the notebook; the ones given, in one line, where the
+    notebook's output is streamed to a terminal (a display is the notebook's alone: ``rrm`` shows
+    what is printed)."""
+    shown = ", ".join(f"{k}={short(p[k], 60)}" for k in p if k in given and k != "out_dir") or "none (all defaults)"
+    print(f"{notebook} parameters given: {shown}")
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return
+    if get_ipython() is None:
+        return
+    import pandas as pd
+
+    table = pd.DataFrame({"value": [repr(v) for v in p.values()],
+                          "": ["given" if k in given else "default" for k in p]}, index=pd.Index(list(p), name=notebook))
+    display(table.style.set_caption(f"{notebook} parameters: set any in the parameters cell, or with papermill/rrm -p; "
+                                    f"`rrm params {notebook}` says what each means"))
 
 
 def check(notebook: str, values: dict, *, names_before: set | None = None, base=None) -> dict:

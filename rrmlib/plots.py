@@ -53,6 +53,19 @@ def close_all() -> None:
     plt.close("all")
 
 
+def where(files) -> str:
+    """Figure files in one short line: their folder once, each figure once with its formats
+    (``runs/x/figures/: accuracy.{png,pdf,svg}, ...``)."""
+    files = [Path(f) for f in files]
+    if not files:
+        return "none"
+    stems: dict[str, list[str]] = {}
+    for f in files:
+        stems.setdefault(f.stem, []).append(f.suffix.lstrip("."))
+    folder = files[0].parent
+    return f"{folder}/: " + ", ".join(f"{stem}.{{{','.join(fmts)}}}" for stem, fmts in stems.items())
+
+
 def savefig(fig, path, formats=FORMATS) -> list[Path]:
     """Save ``fig`` as ``path`` with each suffix in ``formats``; returns the files written."""
     path = Path(path)

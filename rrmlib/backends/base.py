@@ -131,6 +131,14 @@ class Backend(ABC):
     def describe(self) -> dict:
         return {"backend": self.name, "model": self.model_id, "revision": self.revision}
 
+    def summary(self) -> str:
+        """``describe()`` in one line for a person: the model and revision, then the settings."""
+        d = dict(self.describe())
+        model, rev, backend = d.pop("model"), str(d.pop("revision", "") or ""), d.pop("backend")
+        rest = ", ".join(f"{k} {v}" for k, v in d.items() if v not in (None, "", {}, []))
+        return f"{model}" + (f" @{rev[:12]}" if rev and rev not in model else "") + f" ({backend}" + \
+            (f": {rest})" if rest else ")")
+
     def close(self) -> None:
         pass
 
