@@ -529,16 +529,37 @@ def embedded_judge(p: dict) -> bool:
 _TOKEN_PREFIXES = ("sk-", "sk_", "hf_", "gsk_", "ghp_", "gho_", "ghu_", "ghs_", "github_pat_", "glpat-", "xoxb-",
                    "xoxp-", "AKIA", "ASIA", "AIza", "r8_", "nvapi-", "pplx-", "xai-", "sess-", "pk_", "rk_",
                    "ya29.", "eyJ")  # case matters: HF_TOKEN is a name, hf_... a token
-_SECRET_QUERY = re.compile(r"(key|token|secret|passw|auth|sig|credential|bearer)", re.IGNORECASE)
+_SECRET_QUERY = re.compile(r"(key|token|secret|passw|pwd|auth|sig|credential|bearer|sess)", re.IGNORECASE)
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 
 
 def looks_like_token(text: str) -> bool:
-    """A value shaped like an API key: a provider's prefix, or a long random-looking string."""
+    """A value shaped like an API key: a provider's prefix; a UUID; a run of letters and digits
+    (between separators) of 20 or more mixing upper case, lower case and digits, or of 32 or more
+    mixing letters and digits (a hex or base-36 key, in either case); or 20 characters or more
+    mixing all three whose case and digits change as often as in random text (a base64 key cut
+    into short runs by its ``-``, ``_``, ``+`` or ``/``).
+
+    Names people type are words and numbers between separators (DeepSeek-R1-Distill-Qwen-7B, a
+    variable name, a date, a port): short runs, within which the kind of character changes
+    seldom (at most 40% of neighbouring characters in the hub's model names; about 62% in random
+    base64). A run of digits alone is a number."""
     t = text.strip()
-    if t.startswith(_TOKEN_PREFIXES):
+    if t.startswith(_TOKEN_PREFIXES) or _UUID.search(t):
         return True
-    return (len(t) >= 20 and any(c.isdigit() for c in t) and any(c.islower() for c in t)
-            and any(c.isupper() for c in t))
+    runs = re.findall(r"[A-Za-z0-9]+", t)
+    pairs = changes = 0
+    for run in runs:
+        digits, lower, upper = (any(f(c) for c in run) for f in (str.isdigit, str.islower, str.isupper))
+        if len(run) >= 20 and digits and lower and upper:
+            return True
+        if len(run) >= 32 and digits and (lower or upper):
+            return True
+        kinds = [c.isdigit() + 2 * c.isupper() for c in run]
+        pairs += len(kinds) - 1
+        changes += sum(a != b for a, b in zip(kinds, kinds[1:]))
+    classes = {c.isdigit() + 2 * c.isupper() for c in "".join(runs)}
+    return len(t) >= 20 and len(classes) == 3 and pairs > 0 and changes / pairs >= 0.45
 
 
 def _check_secrets(notebook: str, p: dict) -> None:
@@ -562,7 +583,9 @@ def _check_secrets(notebook: str, p: dict) -> None:
         bad = None
         if parts.username or parts.password:
             bad = "user:password@"
-        elif any(_SECRET_QUERY.search(k) or looks_like_token(v) for k, v in parse_qsl(parts.query + "&" + parts.fragment)):
+        elif any(_SECRET_QUERY.search(k) or looks_like_token(k) or looks_like_token(v)
+                 for k, v in parse_qsl(parts.query + "&" + parts.fragment, keep_blank_values=True)):
+            # names too: a bare ``?<key>`` is a name with an empty value
             bad = "a key or token in its query"
         elif any(seg.startswith(_TOKEN_PREFIXES) for seg in re.split(r"[/?#&=;:@.]", url)):
             # a path or host segment with a provider's key prefix; not any long mixed-case word

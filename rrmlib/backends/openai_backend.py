@@ -16,7 +16,6 @@ import logging
 import os
 import queue
 import random
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from rrmlib.backends.base import Backend, Completion, Request
+from rrmlib.redact import scrub
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,13 @@ class RequestFailed(RuntimeError):
 
 
 class InvalidReply(Exception):
-    """A reply that is no completion (malformed JSON, no choices, no message): never stored, retried."""
+    """A reply that is no completion (malformed JSON, no choices, no message): never stored, retried.
+    ``body``: the start of what came instead, said only once the key is scrubbed out of it (a cut
+    made first could leave a piece of the key that no longer reads as the key)."""
+
+    def __init__(self, message: str, body: str | None = None):
+        super().__init__(message)
+        self.body = body
 
 
 @dataclass
@@ -49,10 +55,9 @@ class _Server:
 
 
 def _scrub(text: str, key: str | None) -> str:
-    """``text`` (a server's message) without the API key: some servers quote the key they refuse."""
-    if key and len(key) >= 4 and key != "EMPTY":
-        text = text.replace(key, "***")
-    return re.sub(r"(?i)(bearer\s+)\S+", r"\1***", text)
+    """``text`` (a server's message) without the API key in any form: some servers quote the key
+    they refuse, upper-cased, escaped or encoded (``rrmlib.redact.scrub``)."""
+    return scrub(text, key)
 
 
 def _retry_after(error: Exception) -> float | None:
@@ -321,7 +326,8 @@ class OpenAIBackend(Backend):
             except (openai.APIError, ValueError) as e:  # a body that is not JSON (JSONDecodeError), or not valid
                 problem = f"malformed reply ({type(e).__name__})"
             except InvalidReply as e:
-                problem = f"invalid reply ({e})"
+                said = f": {_scrub(e.body, self._key())[:80]!r}" if e.body is not None else ""
+                problem = f"invalid reply ({e}{said})"
             finally:
                 s.in_flight -= 1
             # Raised here, outside the except clauses: the client's exception (which holds the
@@ -374,7 +380,7 @@ def _text_completion(resp) -> Completion:
 def _completion(resp) -> Completion:
     """The completion in a reply, or InvalidReply: what is stored must be a real completion."""
     if isinstance(resp, (str, bytes)):  # a body the client could not read as JSON (another content type)
-        raise InvalidReply(f"not a JSON chat completion: {str(resp)[:80]!r}")
+        raise InvalidReply("not a JSON chat completion", body=str(resp)[:2000])
     choices = getattr(resp, "choices", None)
     if not isinstance(choices, list) or not choices:
         raise InvalidReply("no choices" if isinstance(choices, list) else "not a chat completion (no `choices`)")

@@ -48,12 +48,15 @@ class FaultProxy:
     ``plan`` is a dict ``{request number: fault}``; ``seen`` records each chat request's number,
     arrival time, fault and JSON body (never its headers). With ``require_key``, the proxy is a
     gateway that wants ``Authorization: Bearer <require_key>`` and answers anything else with a
-    401 that quotes what it got.
+    401 that quotes what it got; ``echo`` (a function of the ``Authorization`` header) says how it
+    quotes it (as it came, by default: some servers upper-case, escape or encode it first).
     """
 
     def __init__(self, upstream_port: int, plan: dict | None = None, *, retry_after: str = "0",
-                 slow_seconds: float = 5.0, trickle_seconds: float = 0.2, require_key: str | None = None):
+                 slow_seconds: float = 5.0, trickle_seconds: float = 0.2, require_key: str | None = None,
+                 echo=None):
         self.upstream_port, self.plan, self.require_key = upstream_port, dict(plan or {}), require_key
+        self.echo = echo or (lambda said: said)
         self.retry_after, self.slow_seconds, self.trickle_seconds = retry_after, slow_seconds, trickle_seconds
         self.seen: list[dict] = []
         self._lock, self._closing = threading.Lock(), threading.Event()
@@ -99,7 +102,7 @@ class FaultProxy:
             if fault == "500":
                 return self._send_json(h, 500, {"error": {"message": "internal error", "type": "server_error"}})
             if fault == "401":
-                said = h.headers.get("Authorization", "")
+                said = self.echo(h.headers.get("Authorization", ""))
                 return self._send_json(h, 401, {"error": {"message": f"Incorrect API key provided: {said}",
                                                           "type": "invalid_request_error"}})
             if fault == "slow" and self._closing.wait(self.slow_seconds):
@@ -208,6 +211,21 @@ def faults_proxy(faults_server):
 
     def make(plan=None, **options) -> FaultProxy:
         made.append(FaultProxy(faults_server.port, plan, **options))
+        return made[-1]
+
+    yield make
+    for p in made:
+        p.close()
+
+
+@pytest.fixture
+def faults_gateway():
+    """``faults_gateway(**options)``: a :class:`FaultProxy` with no server behind it, for a gateway
+    that refuses every request (``require_key`` set to another key): no model needed."""
+    made = []
+
+    def make(**options) -> FaultProxy:
+        made.append(FaultProxy(1, **options))  # port 1: nothing is ever forwarded
         return made[-1]
 
     yield make
