@@ -40,6 +40,7 @@ _names_before = rrmlib.params.fresh("pairwise", globals())
 P = rrmlib.params.in_notebook("pairwise", globals(), _names_before)
 
 import sys
+from pathlib import Path
 
 import pandas as pd
 from IPython.display import Markdown, display
@@ -47,6 +48,7 @@ from IPython.display import Markdown, display
 from rrmlib import metrics, plots
 from rrmlib.data import load_pairs, pair_options, select_pairs
 from rrmlib.judge import Judge
+from rrmlib.models import short_name
 from rrmlib.runs import RunDir
 
 run = RunDir.start("pairwise", P)
@@ -165,7 +167,8 @@ elif "sections" in M:
     headline = f"{'Overall' if 'Overall' in M['sections'] else 'partial score'} {M['score']:.3f}, pair mean {M['accuracy']:.3f}"
 else:
     headline = f"accuracy {M['accuracy']:.3f} over {M['n']} pairs"
-fig = plots.accuracy_by_subset(table, title=f"{P['dataset']}: {judge.backend.model_id}, {headline}")
+fig = plots.accuracy_by_subset(table, title=f"{Path(P['dataset']).name}: {short_name(judge.backend.model_id)}, "
+                                           f"{headline}")
 figures = plots.savefig(fig, run.figures / "accuracy_by_subset")
 plots.show(figures, close=fig)
 print("figures:", plots.where(figures))

@@ -349,6 +349,10 @@ def main(argv=None) -> int:
     rep.add_argument("sources", nargs="*", metavar="SWEEP_OR_RUN",
                      help="sweep files (.yaml) and run folders (or folders of runs); none: runs/")
     rep.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    ls = sub.add_parser("runs", help="list the run folders under runs/: finished, failed or unfinished")
+    ls.add_argument("--clean", action="store_true",
+                    help="remove the folders of failed and unfinished runs (not one another process is running; the "
+                         "judgment store keeps every completion they made)")
     show = sub.add_parser("params", help="list a notebook's parameters")
     show.add_argument("notebook", choices=sorted(params_mod.SPECS))
     args = ap.parse_args(argv)
@@ -360,6 +364,9 @@ def main(argv=None) -> int:
             choices = f" {list(p.choices)}" if p.choices else ""
             print(f"{name:<{width}}{p.default!r:<18}{p.help}{choices}")
         return 0
+
+    if args.command == "runs":
+        return list_runs(clean=args.clean)
 
     if args.command == "sweep":
         try:
@@ -417,6 +424,42 @@ def main(argv=None) -> int:
     else:
         print_bestofn_summary(args.notebook, output.parent)
     print(f"\nexecuted notebook: {output}")
+    return 0
+
+
+def list_runs(*, clean: bool = False) -> int:
+    """``rrm runs``: each run folder under runs/ with its state (finished, FAILED and why,
+    unfinished, running), and with ``clean``, the failed and unfinished ones removed."""
+    import shutil
+
+    root = runs_mod.runs_dir()
+    folders = sorted(f for f in root.iterdir() if f.is_dir() and f.name != "sweeps") if root.is_dir() else []
+    removed = 0
+    for f in folders:
+        if not runs_mod.is_run_folder(f) or not any(f.iterdir()):
+            continue
+        claim = runs_mod.Claim(f)
+        if runs_mod.is_complete(f):
+            meta = json.loads((f / runs_mod.META).read_text())
+            try:
+                state = f"finished {meta.get('started', '')[:16]}: {headline(meta['notebook'], f)}"
+            except (OSError, KeyError, ValueError, TypeError):
+                state = f"finished {meta.get('started', '')[:16]}"
+        elif claim.busy():
+            print(f"{f.name}  running ({claim.holder()})")
+            continue
+        else:
+            failed = f / runs_mod.FAILED
+            state = failed.read_text().splitlines()[0] if failed.exists() else "unfinished (killed, or never ended)"
+            if clean:
+                shutil.rmtree(f)
+                removed += 1
+                state = f"removed: {state}"
+        print(f"{f.name}  {state}")
+    if not folders:
+        print(f"no run folders in {root}")
+    if clean:
+        print(f"{removed} failed or unfinished run folder(s) removed from {root}; the judgment store is untouched")
     return 0
 
 

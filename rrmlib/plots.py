@@ -92,24 +92,44 @@ def _finish(fig, ax, heading: str, **legend):
 
 
 def accuracy_by_subset(table, *, title: str = "", chance: float = 0.5):
-    """Grouped bars per subset: accuracy with its 95% CI, beside the share of unparseable
-    verdicts (which the accuracy alone would hide). ``table`` is ``metrics.by_subset`` output."""
+    """Bars per subset: accuracy with its 95% CI, beside the share of unparseable verdicts (which
+    the accuracy alone would hide). ``table`` is ``metrics.by_subset`` output. A few short-named
+    subsets stand side by side; more, or longer names, lie one under another (horizontal bars,
+    the figure as tall as they need), so that every label stays readable from 2 to 60 subsets."""
     import matplotlib.pyplot as plt
     import numpy as np
 
     t = table.drop(index="all", errors="ignore")
-    x = np.arange(len(t))
+    pos = np.arange(len(t))
     w = 0.38
-    fig, ax = plt.subplots(figsize=(max(3.2, 1.1 * len(t) + 1.2), 2.8))
     acc = t["accuracy"].astype(float).to_numpy()
     err = np.vstack([acc - t["ci_low"].astype(float), t["ci_high"].astype(float) - acc])
-    ax.bar(x - w / 2, acc, w, yerr=err, capsize=3, color="C0", label="accuracy (95% CI)")
-    ax.bar(x + w / 2, t["unparseable"].astype(float), w, color="C3", label="unparseable")
-    ax.axhline(chance, color="grey", lw=0.8, ls="--", zorder=0)
-    ax.set_xticks(x, [f"{name}\n(n={int(n)})" for name, n in zip(t.index, t["n"])])
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("share of pairs")
-    return _finish(fig, ax, title, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
+    unparseable = t["unparseable"].astype(float).to_numpy()
+    names = [str(name) for name in t.index]
+    if len(t) <= 5 and max(map(len, names), default=0) <= 14:
+        fig, ax = plt.subplots(figsize=(max(3.2, 1.1 * len(t) + 1.2), 2.8))
+        ax.bar(pos - w / 2, acc, w, yerr=err, capsize=3, color="C0", label="accuracy (95% CI)")
+        ax.bar(pos + w / 2, unparseable, w, color="C3", label="unparseable")
+        ax.axhline(chance, color="grey", lw=0.8, ls="--", zorder=0)
+        ax.set_xticks(pos, [f"{name}\n(n={int(n)})" for name, n in zip(names, t["n"])])
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel("share of pairs")
+        return _finish(fig, ax, title, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
+    fig, ax = plt.subplots(figsize=(5.0, 0.9 + 0.3 * len(t)))
+    ax.barh(pos - w / 2, acc, w, xerr=err, capsize=2, color="C0", label="accuracy (95% CI)")
+    ax.barh(pos + w / 2, unparseable, w, color="C3", label="unparseable")
+    ax.axvline(chance, color="grey", lw=0.8, ls="--", zorder=0)
+    ax.set_yticks(pos, [f"{name} (n={int(n)})" for name, n in zip(names, t["n"])], fontsize="x-small")
+    ax.set_ylim(len(t) - 0.5, -0.5)  # the first subset on top, as in the table
+    ax.set_xlim(0, 1.05)
+    ax.set_xlabel("share of pairs")
+    if len(t) > 20:  # a tall figure: the scale at both ends
+        ax.tick_params(axis="x", top=True, labeltop=True)
+        ax.set_title(title, fontsize="small", pad=20)
+        title = ""
+    # the legend under the x label, the same distance below the axes whatever their height
+    below = 0.55 / (fig.get_figheight() * ax.get_position().height)  # inches, as a share of the axes' height
+    return _finish(fig, ax, title, loc="upper center", bbox_to_anchor=(0.5, -below), ncol=2)
 
 
 def accuracy_vs_judgments(table, *, title: str = ""):

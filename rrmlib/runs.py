@@ -113,6 +113,21 @@ class Claim:
         except OSError:
             return "another process"
 
+    def busy(self) -> bool:
+        """Whether another process holds the claim now (asked without taking it or writing)."""
+        import fcntl
+
+        try:
+            fh = open(self.folder / CLAIM)
+        except OSError:
+            return False
+        with fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+        return False
+
     def acquire(self, wait: bool = True) -> bool:
         import fcntl
 

