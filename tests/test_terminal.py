@@ -29,8 +29,8 @@ def test_a_pairwise_run_prints_what_a_person_needs(tmp_path, tiny_model_dir):
     assert done.returncode == 0, done.stderr[-3000:]
     text = done.stdout + done.stderr
     assert not [n for n in NOISE if n in text], text
-    # progress comes from the judge's bar (on stderr, redrawn in place with \r)
-    assert "judging:" in done.stderr and "\r" in done.stderr
+    # progress comes from the judge's bar (on stderr, redrawn in place: \r, read here as new lines)
+    assert "judging:" in done.stderr and "| 4/4 [" in done.stderr
     out = done.stdout.splitlines()
     # before the judge starts: the parameters given, the run folder, the pairs, the judge
     before = out[:next(i for i, line in enumerate(out) if line.startswith("judge: "))]
