@@ -47,6 +47,7 @@ from IPython.display import Markdown, display
 
 from rrmlib import metrics, plots
 from rrmlib.data import load_pairs, pair_options, select_pairs
+from rrmlib.data.select import describe, nothing_to_judge
 from rrmlib.judge import Judge
 from rrmlib.models import short_name
 from rrmlib.runs import RunDir
@@ -60,18 +61,23 @@ print("run folder:", run.path)
 # %%
 # Only the options a run sets are passed, so a dataset without rounds or files is not offered them.
 load_options = pair_options(P)
-# Then the subsets asked for, a sample stratified by subset (seeded by `seed`), the first `limit`.
+# Then the subsets asked for, the pairs labelled a tie left out (and counted: no verdict on a tie
+# can be right, so judging one would only cost), a sample stratified by subset (seeded by
+# `seed`), the first `limit`.
 pairs = select_pairs(load_pairs(P["dataset"], **load_options), subsets=P["subsets"], sample=P["sample"],
                      seed=P["seed"], limit=P["limit"])
-if not pairs:  # an empty run would look like a successful one
-    raise ValueError(f"no pairs to judge: {P['dataset']!r} with {load_options or 'its defaults'} and limit={P['limit']} "
-                     "selects none")
 # JudgeBench and RM-Bench data are scored as their authors score them (rrmlib.scoring).
 score_rule = P["scoring"] or pairs.scoring
 loaded = {"dataset": P["dataset"], **pairs.loaded, "scoring": score_rule}  # for meta.json
-print(f"{len(pairs)} pairs from {P['dataset']!r}" + (f", scored by {score_rule}'s rule" if score_rule else ""))
-if "labels" in loaded:  # a file read by its label column: every value, and the rows kept as ties
-    print("label values:", loaded["labels"], "| ties:", loaded["ties"], "| outside labels:", loaded["unmapped_labels"])
+print(f"{len(pairs)} pairs to judge from {P['dataset']!r}" + (f", scored by {score_rule}'s rule" if score_rule else ""))
+for line in describe(loaded):  # label values, rows skipped or of other subsets, ties left out
+    print(line)
+data_warnings = loaded.get("warnings", [])  # in the saved notebook, the terminal and metrics.json alike
+for warning in data_warnings:
+    display(Markdown(f"**Warning:** {warning}"))
+    print("WARNING:", warning, file=sys.stderr)
+if not pairs:  # an empty run would look like a successful one
+    raise ValueError(nothing_to_judge(P["dataset"], loaded))
 pd.Series([p.subset for p in pairs]).value_counts().rename("pairs").to_frame()
 
 # %% [markdown]
@@ -97,15 +103,20 @@ print("completions:", judge.counts)
 # how many there were and how many completions hit the token limit, whatever the policy. The
 # headline `score` is the accuracy over pairs, except on RewardBench, where it is the plain mean
 # of the four section scores (the paper's number), and on JudgeBench and RM-Bench, where it is
-# their authors' score (next section); the mean over pairs stays in the table as `all`.
+# their authors' score (next section); the mean over pairs stays in the table as `all`. Pairs
+# labelled a tie were left out before judging; `ties` counts them per subset.
 
 # %%
-M = metrics.metrics(results, P["unparseable"], seed=P["seed"], scoring=score_rule)
+M = metrics.metrics(results, P["unparseable"], seed=P["seed"], scoring=score_rule,
+                    ties=loaded["selection"]["ties_per_subset"])
 for warning in M["warnings"]:  # in the saved notebook, the terminal and metrics.json alike
     display(Markdown(f"**Warning:** {warning}"))
     print("WARNING:", warning, file=sys.stderr)
+M["warnings"] = data_warnings + M["warnings"]  # the data's, shown above, kept with the judge's
 table = metrics.subset_table(M)
-display(table[["accuracy", "ci_low", "ci_high", "n", "undecided", "unparseable", "cut_off"]].round(3))
+display(table[["accuracy", "ci_low", "ci_high", "n", "ties", "undecided", "unparseable", "cut_off"]].round(3))
+for line in metrics.tie_lines(M):  # ties are not judged: a subset of ties only has no row in the table
+    print(line)
 if "sections" in M:
     display(pd.DataFrame({"score": M["sections"], "ci_low": {k: v[0] for k, v in M["sections_ci"].items()},
                           "ci_high": {k: v[1] for k, v in M["sections_ci"].items()}}).rename_axis("RewardBench").round(4))

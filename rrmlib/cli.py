@@ -315,6 +315,10 @@ def print_summary(out_dir: Path) -> None:
         acc = "-" if r["accuracy"] is None else f"{r['accuracy']:.3f}"
         ci = "-" if r["ci_low"] is None else f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
         print(f"{name:<16}{acc:>9}{ci:>16}{r['n']:>6}{r['unparseable']:>13.2f}{r['cut_off']:>9.2f}")
+    from rrmlib.metrics import tie_lines
+
+    for line in tie_lines(m):  # ties are not judged: a subset of ties only has no row above
+        print(line)
     if "sections" in m:
         print("\nRewardBench " + "  ".join(f"{k} {v:.3f}" for k, v in m["sections"].items()))
     if m.get("score") is not None:

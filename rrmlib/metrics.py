@@ -135,23 +135,53 @@ def summarize(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0, **se
     }
 
 
-def subset_summaries(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0) -> dict[str, dict]:
-    """The summary of each subset, as plain dicts (None where a value is undefined)."""
-    return {str(sub): summarize(part, policy, seed=seed)
-            for sub, part in results.groupby("subset", sort=True, observed=True)}
+def ties_per_subset(results: pd.DataFrame, ties: dict | None = None) -> dict[str, int]:
+    """Pairs labelled a tie per subset: ``ties`` (those left out before judging, as
+    ``rrmlib.data.select`` counts them) and those judged all the same (in ``results``)."""
+    out = {str(k): int(v) for k, v in (ties or {}).items() if v}
+    if len(results):
+        judged = results[results["tie"]].drop_duplicates("pair_id").groupby("subset", observed=True).size()
+        for sub, n in judged.items():
+            out[str(sub)] = out.get(str(sub), 0) + int(n)
+    return dict(sorted(out.items()))
 
 
-def by_subset(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0) -> pd.DataFrame:
+def subset_summaries(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0,
+                     ties: dict | None = None) -> dict[str, dict]:
+    """The summary of each subset that has a pair to score, with its ``ties`` (left out), as
+    plain dicts (None where a value is undefined). A subset of ties only has no summary: its
+    count is in ``ties_per_subset``, and no accuracy, n or unparseable share can be said of it."""
+    tied = ties_per_subset(results, ties)
+    scored = set(results.loc[~results["tie"], "subset"].astype(str))
+    return {str(sub): {**summarize(part, policy, seed=seed), "ties": tied.get(str(sub), 0)}
+            for sub, part in results.groupby("subset", sort=True, observed=True) if str(sub) in scored}
+
+
+def by_subset(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0, ties: dict | None = None) -> pd.DataFrame:
     """The summary per subset, then the whole set as ``all``, as a table."""
-    rows = {**subset_summaries(results, policy, seed=seed), "all": summarize(results, policy, seed=seed)}
+    total = sum(ties_per_subset(results, ties).values())
+    rows = {**subset_summaries(results, policy, seed=seed, ties=ties),
+            "all": {**summarize(results, policy, seed=seed), "ties": total}}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def subset_table(m: dict) -> pd.DataFrame:
     """``metrics()``'s per-subset summaries and the overall one as a table, as ``by_subset``
     gives it, without computing anything (bootstrap included) a second time."""
-    overall = {k: m[k] for k in SUMMARY_FIELDS}
+    overall = {**{k: m[k] for k in SUMMARY_FIELDS}, "ties": m.get("human_ties_excluded", 0)}
     return pd.DataFrame.from_dict({**m["subsets"], "all": overall}, orient="index")
+
+
+def tie_lines(m: dict) -> list[str]:
+    """What the ties left out of a run's accuracy are, as lines for the notebook and the terminal
+    (nothing when there are none)."""
+    total = m.get("human_ties_excluded") or 0
+    if not total:
+        return []
+    only = m.get("tie_only_subsets") or {}
+    lines = [f"{total} pair(s) labelled a tie left out (not judged; no verdict on a tie can be right)"]
+    lines += [f"subset {s}: 0 pairs scored: all {n} are ties" for s, n in only.items()]
+    return lines
 
 
 def voting_summaries(results: pd.DataFrame, policy: str = "tie") -> dict[int, dict]:
@@ -189,13 +219,17 @@ def position_consistency(results: pd.DataFrame) -> dict:
     }
 
 
-def metrics(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0, scoring: str | None = None) -> dict:
+def metrics(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0, scoring: str | None = None,
+            ties: dict | None = None) -> dict:
     """Everything a pairwise run reports, as plain JSON-able values. With ``scoring``
     (``"judgebench"``, ``"rm-bench"``: the loader's ``Pairs.scoring``) the headline ``score`` is
-    that benchmark's, computed as its authors compute it (``rrmlib.scoring``)."""
+    that benchmark's, computed as its authors compute it (``rrmlib.scoring``). ``ties``: the
+    pairs labelled a tie per subset that were left out before judging (``selection``'s
+    ``ties_per_subset``); with those judged anyway they make ``human_ties_excluded``, each
+    subset's ``ties`` and ``tie_only_subsets`` (the subsets with nothing else)."""
     out = summarize(results, policy, seed=seed)
     out["policy"] = policy
-    out["subsets"] = subset_summaries(results, policy, seed=seed)
+    out["subsets"] = subset_summaries(results, policy, seed=seed, ties=ties)
     scored = {k: v["accuracy"] for k, v in out["subsets"].items() if v["accuracy"] is not None}
     if scored and set(out["subsets"]) <= set(SECTION_OF) and scoring is None:
         out.update(rewardbench_score(results, policy, seed=seed))  # the leaderboard's four numbers and their mean
@@ -216,8 +250,9 @@ def metrics(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0, scorin
         out.update(position_consistency(results))
     if len(results) and results["sample"].max() > 0:
         out["voting_curve"] = {k: v["accuracy"] for k, v in voting_summaries(results, policy).items()}
-    ties = results.drop_duplicates("pair_id")["tie"]
-    out["human_ties_excluded"] = int(ties.sum())
+    tied = ties_per_subset(results, ties)
+    out["human_ties_excluded"] = sum(tied.values())
+    out["tie_only_subsets"] = {k: v for k, v in tied.items() if k not in out["subsets"]}
     rules = verdict_rule_comparison(results, policy, seed=seed, scoring=scoring)
     if rules:
         out["verdict_rules"] = rules

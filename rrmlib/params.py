@@ -98,6 +98,9 @@ SPECS: dict[str, dict[str, Param]] = {
                      "'A>B=first,B>A=second'", items=str),
         "other_labels": _p(None, str, "your own file: a label value outside `labels`; None = refuse (an error naming "
                            "the row)", ("tie", "refuse")),
+        "bad_rows": _p("strict", str, "your own file: a row that fails a check (empty answer, missing field, label "
+                       "outside labels, ...): strict stops the run naming it; skip leaves it out, each skipped row "
+                       "listed with its reason in meta.json and the terminal", ("strict", "skip")),
         "subsets": _p(None, (str, list), "keep these subsets (a list, or 'a,b'; a name also keeps those starting "
                       "with name-); None = all", items=str),
         "sample": _p(None, int, "a seeded sample (by `seed`) of N pairs, stratified by subset (RM-Bench: N prompts, "

@@ -65,7 +65,7 @@ def test_a_label_outside_a_b_is_an_error_or_a_counted_tie(tmp_path):
     rows = judgebench_rows()
     rows[3]["label"] = "A=B"
     path = write_jsonl(tmp_path / "jb.jsonl", rows)
-    with pytest.raises(DataError, match=r"jb.jsonl, line 4, field 'label': 'A=B' is not a mapped label"):
+    with pytest.raises(DataError, match=r"jb.jsonl, row 3 \(line 4\), field 'label': 'A=B' is not a mapped label"):
         load_pairs(path)
     pairs = load_pairs("judgebench", path=path, other_labels="tie")
     assert [p.tie for p in pairs].count(True) == 1 and pairs.loaded["unmapped_labels"] == {"A=B": 1}
@@ -75,7 +75,7 @@ def test_a_record_missing_its_label_names_the_row(tmp_path):
     rows = judgebench_rows()
     del rows[2]["label"]
     path = write_jsonl(tmp_path / "jb.jsonl", rows)
-    with pytest.raises(DataError, match="line 3, field 'label': missing"):
+    with pytest.raises(DataError, match=r"row 2 \(line 3\), field 'label': missing"):
         load_pairs(path)
 
 

@@ -174,7 +174,8 @@ def test_sample_keeps_file_order_and_limit_comes_after(tmp_path):
     limited = select_pairs(pairs, sample=10, seed=0, limit=4)
     assert [p.id for p in limited] == [p.id for p in sample][:4]
     assert limited.loaded["selection"] == {"subsets": None, "sample": 10, "sample_seed": 0, "sample_unit": "pair",
-                                           "limit": 4, "pairs": 4, "per_subset": dict(Counter(p.subset for p in limited))}
+                                           "limit": 4, "pairs": 4, "per_subset": dict(Counter(p.subset for p in limited)),
+                                           "ties_left_out": 0, "ties_per_subset": {}}
     assert select_pairs(pairs, sample=1000, seed=0) == pairs  # more than there are: all
 
 

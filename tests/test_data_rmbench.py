@@ -59,11 +59,11 @@ def test_other_column_names_through_fields(tmp_path):
 
 
 @pytest.mark.parametrize("change, where, field, message", [
-    (lambda r: r["chosen"].pop(), "line 3", "chosen", "expected 3 responses"),
-    (lambda r: r["rejected"].__setitem__(1, 7), "line 3", "rejected[1]", "expected str"),
-    (lambda r: r["chosen"].__setitem__(2, " "), "line 3", "chosen[2]", "empty"),
-    (lambda r: r.update(domain="chat", id=0), "line 3", "id", "duplicate id '0' in domain 'chat' (first at line 1)"),
-    (lambda r: r.pop("prompt"), "line 3", "prompt", "missing"),
+    (lambda r: r["chosen"].pop(), "row 2 (line 3)", "chosen", "expected 3 responses"),
+    (lambda r: r["rejected"].__setitem__(1, 7), "row 2 (line 3)", "rejected[1]", "expected str"),
+    (lambda r: r["chosen"].__setitem__(2, " "), "row 2 (line 3)", "chosen[2]", "empty"),
+    (lambda r: r.update(domain="chat", id=0), "row 2 (line 3)", "id", "duplicate id '0' in domain 'chat' (first at row 0 (line 1))"),
+    (lambda r: r.pop("prompt"), "row 2 (line 3)", "prompt", "missing"),
 ])
 def test_a_broken_record_names_file_row_and_field(tmp_path, change, where, field, message):
     rows = rmbench_rows()

@@ -4,8 +4,9 @@
 ``"llmbar"``, ...) or a path to a local file. A source module registers itself with
 ``@register_pairs(name, ...)``; names are matched case-insensitively, so the original
 evaluation's ``--dataset`` spellings keep working as aliases. A file of your own is read through
-``rrmlib.data.own`` (its format, and the ``fields``/``labels``/``other_labels`` mapping);
-``select_pairs`` keeps the subsets, the seeded stratified sample and the limit a run asks for.
+``rrmlib.data.own`` (its format, the ``fields``/``labels``/``other_labels`` mapping, and
+``bad_rows``); ``select_pairs`` keeps the subsets, leaves out the ties (counted), and keeps the
+seeded stratified sample and the limit a run asks for.
 """
 from __future__ import annotations
 
@@ -160,10 +161,28 @@ def load_candidates(source, **options) -> list[CandidateSet]:
 
 def pair_options(p: dict) -> dict:
     """The loader options a pairwise run's checked parameters give: only those it sets, so that a
-    dataset without rounds or files is not offered them."""
+    dataset without rounds or files is not offered them. ``subsets`` goes to a loader that takes
+    it (a file read through the pair-file mapping), which then reads no more than the subset of
+    a row of another subset; ``select_pairs`` applies it in any case."""
     options = {"round": p["round"], "path": p["data_path"], "pairs_file": p["pairs_file"], "seed": p["pairs_seed"],
                "fields": p["fields"], "labels": p["labels"], "other_labels": p["other_labels"]}
-    return {k: v for k, v in options.items() if v is not None and (k, v) != ("round", 1)}
+    options = {k: v for k, v in options.items() if v is not None and (k, v) != ("round", 1)}
+    if p.get("bad_rows", "strict") != "strict":
+        options["bad_rows"] = p["bad_rows"]
+    if p.get("subsets") is not None and _takes(p["dataset"], "subsets"):
+        options["subsets"] = p["subsets"]
+    return options
+
+
+def _takes(source, option: str) -> bool:
+    """Whether the pair loader of ``source`` takes ``option`` (False where there is none)."""
+    import inspect
+
+    try:
+        fn, _ = _loader(source, "pair", {})
+    except (ValueError, TypeError, OSError):
+        return False
+    return option in inspect.signature(fn).parameters
 
 
 def _short(value, width: int = 80) -> str:
@@ -171,9 +190,11 @@ def _short(value, width: int = 80) -> str:
     return text if len(text) <= width else f"{text[:width - 30]}... ({len(text):,} characters)"
 
 
-def select_pairs(pairs, *, subsets=None, sample: int | None = None, seed: int = 0, limit: int | None = None) -> Pairs:
-    """The pairs a run judges: those of ``subsets``, then a seeded ``sample`` stratified by
-    subset, then the first ``limit``; see ``rrmlib.data.select``."""
+def select_pairs(pairs, *, subsets=None, sample: int | None = None, seed: int = 0, limit: int | None = None,
+                 ties: str = "leave out") -> Pairs:
+    """The pairs a run judges: those of ``subsets``, less the pairs labelled a tie (counted;
+    ``ties="keep"`` keeps them), then a seeded ``sample`` stratified by subset, then the first
+    ``limit``; see ``rrmlib.data.select``."""
     from rrmlib.data.select import select
 
-    return select(pairs, subsets=subsets, sample=sample, seed=seed, limit=limit)
+    return select(pairs, subsets=subsets, sample=sample, seed=seed, limit=limit, ties=ties)

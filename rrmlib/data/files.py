@@ -1,10 +1,14 @@
 """Reading local JSON, JSONL and parquet files with errors that name file, line and field.
 
-Every defect of a file is a ``DataError`` naming the file, where in it (``line N`` of a JSONL
-file, ``row N`` of a JSON list or a parquet table; nothing for the file as a whole) and the
-field: a file that cannot be read (a directory, no permission), an empty one, bytes that are
-not UTF-8, broken JSON, a key given twice in one object (JSON would keep the last silently), a
-record that is not an object. The readers of each source then check the fields they use.
+Every defect of a file is a ``DataError`` naming the file, where in it (``row N``, and in a
+JSONL file also its ``line L``; nothing for the file as a whole) and the field: a file that
+cannot be read (a directory, no permission), an empty one, bytes that are not UTF-8, broken
+JSON, a key given twice in one object (JSON would keep the last silently), a record that is not
+an object. The readers of each source then check the fields they use.
+
+One numbering, everywhere: rows count the file's records from 0, as pandas numbers them (the
+first record is row 0), and a pair file without ids numbers its pairs by that row; a JSONL
+file's line counts from 1, as editors do, and blank lines count as lines but not as rows.
 """
 from __future__ import annotations
 
@@ -154,23 +158,48 @@ def read_json(path, locate: Callable[[tuple], tuple] | None = None):
     return value
 
 
-def _jsonl(path: Path) -> Iterator[tuple[str, dict]]:
+class BadRecord:
+    """A record that could not be read as one (a JSONL line that is not a JSON object, an item
+    of a JSON list that is not an object): what ``read_records(..., bad="keep")`` yields in its
+    place, so that a reader that skips bad rows can list it and keep the rows numbered."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: DataError):
+        self.error = error
+
+
+def where_row(row: int, line: int | None = None) -> str:
+    """Where a record is, as messages say it: ``row N`` (from 0), and ``(line L)`` (from 1) in a
+    JSONL file."""
+    return f"row {row}" if line is None else f"row {row} (line {line})"
+
+
+def _jsonl(path: Path, keep_bad: bool = False) -> Iterator[tuple[str, dict]]:
     text, suspect = _decode(read_bytes(path))
     if not text.strip(_JSON_SPACE):
         raise DataError(path, None, None, "empty file: no records")
     if "\r" in text:  # universal newlines, as text-mode reading had them
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    row = 0
     for n, line in enumerate(text.split("\n"), 1):
         if not line.strip(_JSON_SPACE):
             continue
-        where = f"line {n}"
-        rec, repeated = _parse(path, where, line)
-        if not isinstance(rec, dict):
-            raise DataError(path, where, None, f"expected a JSON object, got {type(rec).__name__}")
-        if suspect or repeated:
-            found = first_defect(rec)
-            if found:
-                raise DataError(path, where, field_name(found[0]), found[1])
+        where = where_row(row, n)
+        row += 1
+        try:
+            rec, repeated = _parse(path, where, line)
+            if not isinstance(rec, dict):
+                raise DataError(path, where, None, f"expected a JSON object, got {type(rec).__name__}")
+            if suspect or repeated:
+                found = first_defect(rec)
+                if found:
+                    raise DataError(path, where, field_name(found[0]), found[1])
+        except DataError as e:
+            if not keep_bad:
+                raise
+            yield where, BadRecord(e)
+            continue
         yield where, rec
 
 
@@ -186,7 +215,7 @@ def _record_place(parts: tuple) -> tuple:
     return None, field_name(parts)
 
 
-def _json(path: Path) -> Iterator[tuple[str, dict]]:
+def _json(path: Path, keep_bad: bool = False) -> Iterator[tuple[str, dict]]:
     data = read_json(path, _record_place)
     if isinstance(data, dict):  # {"id": record, ...} or {"data": [...]}
         items = data.get("data") if isinstance(data.get("data"), list) else list(data.values())
@@ -196,7 +225,10 @@ def _json(path: Path) -> Iterator[tuple[str, dict]]:
         raise DataError(path, None, None, f"expected a list of records, got {type(items).__name__}")
     for n, rec in enumerate(items):
         if not isinstance(rec, dict):
-            raise DataError(path, f"row {n}", None, f"expected an object, got {type(rec).__name__} {shown(rec)}")
+            error = DataError(path, f"row {n}", None, f"expected an object, got {type(rec).__name__} {shown(rec)}")
+            if not keep_bad:
+                raise error
+            rec = BadRecord(error)
         yield f"row {n}", rec
 
 
@@ -241,17 +273,23 @@ def _parquet(path: Path) -> Iterator[tuple[str, dict]]:
         yield f"row {n}", dict(zip(names, values))
 
 
-def read_records(path) -> Iterator[tuple[str, dict]]:
-    """Yield ``(where, record)`` for each record; ``where`` is "line N" (JSONL) or "row N".
+def read_records(path, *, bad: str = "raise") -> Iterator[tuple[str, dict]]:
+    """Yield ``(where, record)`` for each record; ``where`` is "row N" (from 0), with "(line L)"
+    in a JSONL file (module text).
 
-    A file without any record is an error (an empty evaluation set gives no number to trust).
+    ``bad="keep"`` yields a ``BadRecord`` for a record that is not one (a broken JSONL line, an
+    item of a JSON list that is not an object) instead of raising; a file that cannot be read
+    as a whole still raises. A file without any record is an error (an empty evaluation set
+    gives no number to trust).
     """
+    if bad not in ("raise", "keep"):
+        raise ValueError(f"bad must be 'raise' or 'keep', got {bad!r}")
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        records = _jsonl(path)
+        records = _jsonl(path, bad == "keep")
     elif suffix == ".json":
-        records = _json(path)
+        records = _json(path, bad == "keep")
     elif suffix == ".parquet":
         records = _parquet(path)
     else:
@@ -301,21 +339,34 @@ def finite(path, where, name: str, value) -> float:
     return float(value)
 
 
-def same_presence(path, records: list[tuple[str, dict]], name: str, *, key_only: bool = False) -> bool:
+def presence(path, records: list[tuple[str, dict]], name: str, *,
+             key_only: bool = False) -> tuple[bool, list[tuple[int, DataError]]]:
     """Whether the records have the optional field ``name`` (not null; with ``key_only``, null
-    counts as given); it must be in all of them or in none: a record without it among records
-    with it (or the other way round) is an error naming that record, not a silent default."""
-    have = [(name in rec) if key_only else (rec.get(name) is not None) for _, rec in records]
-    n = sum(have)
-    if 0 < n < len(have):
-        if 2 * n >= len(have):
-            where = records[have.index(False)][0]
-            raise DataError(path, where, name, f"missing, while {n} of the {len(have)} records have it "
-                            f"(first at {records[have.index(True)][0]})")
-        where = records[have.index(True)][0]
-        raise DataError(path, where, name, f"given here, while {len(have) - n} of the {len(have)} records "
-                        f"have none (first at {records[have.index(False)][0]}): give it in every record or none")
-    return n > 0
+    counts as given), as most of them do, and an error for each record (by its index) that does
+    otherwise: a field is in every record or in none. A ``BadRecord`` is not counted."""
+    have = {i: (name in rec) if key_only else (rec.get(name) is not None)
+            for i, (_, rec) in enumerate(records) if not isinstance(rec, BadRecord)}
+    n, total = sum(have.values()), len(have)
+    if n in (0, total):
+        return n > 0, []
+    given = 2 * n >= total
+    first = records[next(i for i, h in have.items() if h == given)][0]
+    if given:
+        problem = f"missing, while {n} of the {total} records have it (first at {first})"
+    else:
+        problem = (f"given here, while {total - n} of the {total} records have none (first at {first}): give it in "
+                   f"every record or none")
+    return given, [(i, DataError(path, records[i][0], name, problem)) for i, h in have.items() if h != given]
+
+
+def same_presence(path, records: list[tuple[str, dict]], name: str, *, key_only: bool = False) -> bool:
+    """Whether the records have the optional field ``name`` (see ``presence``); it must be in
+    all of them or in none: a record without it among records with it (or the other way round)
+    is an error naming that record, not a silent default."""
+    given, errors = presence(path, records, name, key_only=key_only)
+    if errors:
+        raise errors[0][1]
+    return given
 
 
 def first_record(path) -> dict | None:
@@ -383,13 +434,26 @@ def _head(pairs, limit):
     return pairs[:limit]
 
 
+def _own_subsets(pairs, subsets):
+    """``subsets`` applied to pairs a format's own reader gave (``rrmlib.data.select``)."""
+    if subsets is None:
+        return pairs
+    from rrmlib.data import Pairs
+    from rrmlib.data.select import keep_subsets
+
+    kept = keep_subsets(pairs, subsets)
+    return Pairs(kept, scoring=pairs.scoring, loaded=pairs.loaded) if isinstance(pairs, Pairs) else kept
+
+
 def load_pair_file(path, *, fields=None, labels=None, other_labels=None, subset: str | None = None,
-                   limit: int | None = None) -> list[Pair]:
+                   limit: int | None = None, bad_rows: str = "strict", subsets=None) -> list[Pair]:
     """Pairs from a pair file (``rrmlib.data.own``: ``prompt``, ``chosen``, ``rejected``, or
     ``prompt``, ``first``, ``second`` and a ``label``; optional ``id``, ``subset``). ``fields``
     maps these names to the file's own (a dict, or ``"prompt=question,chosen=good,..."``),
     ``labels`` the label column's values (``"A>B=first,B>A=second"``), ``other_labels`` any
-    other value (``"refuse"``, the default, or ``"tie"``).
+    other value (``"refuse"``, the default, or ``"tie"``). ``bad_rows="skip"`` leaves out (and
+    lists) the rows that fail a check instead of stopping at the first; ``subsets`` keeps those
+    subsets (``rrmlib.data.select``), reading no more than the subset of any other row.
 
     Without ``fields``, a file in a known format is read by its own reader: JudgeBench's
     (``response_A``/``response_B``/``label``), RM-Bench's (``chosen``/``rejected`` lists of
@@ -399,35 +463,43 @@ def load_pair_file(path, *, fields=None, labels=None, other_labels=None, subset:
     """
     from rrmlib.data import own
 
-    records = list(read_records(path))
+    policy = own.check_bad_rows(bad_rows)
+    records = list(read_records(path, bad="keep" if policy == "skip" else "raise"))
     mapped = own.parse_fields(fields)
-    first = records[0][1]
+    first = next((rec for _, rec in records if not isinstance(rec, BadRecord)), {})
+    kind = None
     if not mapped:
         kind = _pair_format(first)
         if kind == "judgebench":
             from rrmlib.data.judgebench import read_judgebench
-            return _head(read_judgebench(path, records, labels=labels, other_labels=other_labels, subset=subset), limit)
+            return _head(read_judgebench(path, records, labels=labels, other_labels=other_labels, subset=subset,
+                                         bad_rows=policy, subsets=subsets), limit)
         if kind in ("llmbar", "pandalm", "ppe", "rm-bench") and (labels is not None or other_labels is not None):
             raise ValueError(f"{path}: a file in {kind}'s format has no label column that labels/other_labels map; "
                              "drop them, or name the columns with fields")
-        if kind == "rm-bench":
-            from rrmlib.data.rmbench import read_rmbench
-            return _head(read_rmbench(path, records, subset=subset), limit)
-        if kind == "llmbar":
-            from rrmlib.data.llmbar import read_llmbar
-            return _head(read_llmbar(path, subset=subset or Path(path).stem, records=records), limit)
-        if kind == "pandalm":
-            from rrmlib.data.pandalm import read_pandalm
-            return _head(read_pandalm(path, records=records), limit)
-        if kind == "ppe":
-            raise DataError(path, None, None, "a PPE Best-of-K file: its pairs depend on the dataset and round; "
-                            "load it with load_pairs('mmlu-pro' | 'gpqa' | 'math', path=..., round=...)")
     elif not mapped.keys() & {"first", "second", "label"}:
-        from rrmlib.data.rmbench import FIELDS, is_rmbench_record, read_rmbench
+        from rrmlib.data.rmbench import FIELDS, is_rmbench_record
         if is_rmbench_record(first, {**FIELDS, **mapped}):
-            return _head(read_rmbench(path, records, fields=mapped, subset=subset), limit)
+            kind = "rm-bench"
+    if kind in ("llmbar", "pandalm", "rm-bench") and policy == "skip":
+        raise ValueError(f"{path}: bad_rows skip reads a file through the pair-file mapping, and this one is in "
+                         f"{kind}'s format, read by its own reader: drop bad_rows, or map its columns with fields "
+                         f"(README, 'Your own data')")
+    if kind == "rm-bench":
+        from rrmlib.data.rmbench import read_rmbench
+        return _head(_own_subsets(read_rmbench(path, records, fields=mapped or None, subset=subset), subsets), limit)
+    if kind == "llmbar":
+        from rrmlib.data.llmbar import read_llmbar
+        return _head(_own_subsets(read_llmbar(path, subset=subset or Path(path).stem, records=records), subsets),
+                     limit)
+    if kind == "pandalm":
+        from rrmlib.data.pandalm import read_pandalm
+        return _head(_own_subsets(read_pandalm(path, records=records), subsets), limit)
+    if kind == "ppe":
+        raise DataError(path, None, None, "a PPE Best-of-K file: its pairs depend on the dataset and round; "
+                        "load it with load_pairs('mmlu-pro' | 'gpqa' | 'math', path=..., round=...)")
     return _head(own.read_mapped(path, records, fields=mapped, labels=labels, other_labels=other_labels,
-                                 subset=subset), limit)
+                                 subset=subset, bad_rows=policy, subsets=subsets), limit)
 
 
 def _is_qwen(rec: dict) -> bool:

@@ -24,21 +24,23 @@ FIELDS = {"id": "pair_id", "prompt": "question", "first": "response_A", "second"
 KEYS = {"response_A", "response_B"}  # either one tells a JudgeBench-shaped file
 
 
-def read_judgebench(label, records, *, labels=None, other_labels=None, subset=None) -> Pairs:
-    """Pairs from JudgeBench records (``(where, record)``); ``labels``/``other_labels`` as for
-    any file read by its label column (default ``A>B`` -> A better, ``B>A`` -> B better, any
-    other value an error naming the row)."""
+def read_judgebench(label, records, *, labels=None, other_labels=None, subset=None, bad_rows="strict",
+                    subsets=None) -> Pairs:
+    """Pairs from JudgeBench records (``(where, record)``); ``labels``/``other_labels``,
+    ``bad_rows`` and ``subsets`` as for any file read by its label column (default ``A>B`` -> A
+    better, ``B>A`` -> B better, any other value an error naming the row)."""
     return read_mapped(label, list(records), labels=labels, other_labels=other_labels, subset=subset, defaults=FIELDS,
-                       fmt="judgebench", scoring="judgebench")
+                       fmt="judgebench", scoring="judgebench", bad_rows=bad_rows, subsets=subsets)
 
 
-def _load(split, *, path, subset, limit, revision, labels, other_labels) -> Pairs:
+def _load(split, *, path, subset, limit, revision, labels, other_labels, bad_rows) -> Pairs:
     if split not in SPLITS:
         raise ValueError(f"judgebench: split must be one of {SPLITS}, got {split!r}")
     source, rows = source_rows(path, HUB_ID, split, revision=revision)
-    pairs = read_judgebench(source, rows, labels=labels, other_labels=other_labels)
+    pairs = read_judgebench(source, rows, labels=labels, other_labels=other_labels, bad_rows=bad_rows,
+                            subsets=subset)
     pairs.loaded["split"] = split
-    if subset is not None or limit is not None:
+    if limit is not None:
         from rrmlib.data.select import select
 
         pairs = select(pairs, subsets=subset, limit=limit)
@@ -47,18 +49,18 @@ def _load(split, *, path, subset, limit, revision, labels, other_labels) -> Pair
 
 @register_pairs("judgebench", "judgebench-gpt", "scalerlab/judgebench")
 def judgebench_pairs(*, path=None, split: str = "gpt", subset=None, limit: int | None = None,
-                     revision: str | None = None, labels=None, other_labels=None) -> Pairs:
+                     revision: str | None = None, labels=None, other_labels=None, bad_rows: str = "strict") -> Pairs:
     """JudgeBench's GPT-4o pairs (``split="claude"``, or the name ``judgebench-claude``, for
     Claude's) from the hub, from a copy in the data folder (``judgebench-gpt.parquet``), or
-    from ``path`` (a file in the records' format). ``subset`` keeps sources by name or prefix
-    (``mmlu-pro``, ``livebench``)."""
+    from ``path`` (a file in the records' format). ``subset`` keeps sources by name, prefix or
+    pattern (``mmlu-pro``, ``livebench*``); ``bad_rows`` as for your own files."""
     return _load(split, path=path, subset=subset, limit=limit, revision=revision, labels=labels,
-                 other_labels=other_labels)
+                 other_labels=other_labels, bad_rows=bad_rows)
 
 
 @register_pairs("judgebench-claude")
-def judgebench_claude_pairs(*, path=None, subset=None, limit: int | None = None,
-                            revision: str | None = None, labels=None, other_labels=None) -> Pairs:
+def judgebench_claude_pairs(*, path=None, subset=None, limit: int | None = None, revision: str | None = None,
+                            labels=None, other_labels=None, bad_rows: str = "strict") -> Pairs:
     """JudgeBench's Claude-3.5-Sonnet pairs (split ``claude``)."""
     return _load("claude", path=path, subset=subset, limit=limit, revision=revision, labels=labels,
-                 other_labels=other_labels)
+                 other_labels=other_labels, bad_rows=bad_rows)

@@ -1,9 +1,19 @@
-"""Which pairs a run judges: a subset filter, a seeded sample stratified by subset, a limit.
+"""Which pairs a run judges: a subset filter, ties left out, a seeded sample stratified by
+subset, a limit.
 
-In that order: ``subsets`` keeps the pairs of the named subsets, ``sample`` draws N of what is
-left with every subset in proportion to its size, ``limit`` keeps the first N of the rest, in
-the file's order. ``limit`` alone takes the head of the file, which in a file sorted by source
-is one source; ``sample`` is the way to a small run that looks like the whole.
+In that order: ``subsets`` keeps the pairs of the named subsets; pairs labelled a tie are left
+out (no answer is right, so no verdict can be scored: judging them would only cost), and
+counted per subset; ``sample`` draws N of what is left with every subset in proportion to its
+size, ``limit`` keeps the first N of the rest, in the file's order. ``limit`` alone takes the
+head of the file, which in a file sorted by source is one source; ``sample`` is the way to a
+small run that looks like the whole.
+
+A name in ``subsets`` selects, case and all: the subset of that name; the subsets that begin
+with it and ``-`` (``mmlu-pro`` selects ``mmlu-pro-law``, as JudgeBench's and RM-Bench's
+authors group them); a RewardBench section's subsets (``Chat Hard``); or, where it holds
+``*``, ``?`` or ``[``, the subsets that match it as a shell pattern (``writing*`` selects
+``writing_email`` and ``writing-story``). A name that selects nothing is an error that lists
+the subsets there are.
 
 A sample draws whole units: a pair, or for RM-Bench a prompt with its nine pairs (its score
 needs each prompt's 3x3 matrix whole). Each subset's share is its size times N over the total,
@@ -16,6 +26,7 @@ every machine, and another seed others.
 from __future__ import annotations
 
 from collections import Counter
+from fnmatch import fnmatchcase
 from fractions import Fraction
 
 from rrmlib.data import Pairs
@@ -33,14 +44,48 @@ def names_list(value, what: str) -> list[str] | None:
     return names
 
 
+GLOB = "*?["  # a name holding one of these is a shell pattern
+
+
 def in_subset(name: str, subset: str) -> bool:
     """Whether ``name`` selects ``subset``: the same, a RewardBench section holding it
-    (``"Chat Hard"``), or a prefix before a '-' (``mmlu-pro``
-    selects JudgeBench's ``mmlu-pro-law``, ``safety`` RM-Bench's ``safety-refuse`` and
-    ``safety-response``, as each benchmark's authors group them)."""
+    (``"Chat Hard"``), a prefix before a '-' (``mmlu-pro`` selects JudgeBench's
+    ``mmlu-pro-law``, ``safety`` RM-Bench's ``safety-refuse`` and ``safety-response``, as each
+    benchmark's authors group them), or a shell pattern it matches (``writing*``, ``writing_*``;
+    case counts)."""
     from rrmlib.rewardbench import SECTIONS
 
+    if any(c in name for c in GLOB):
+        return fnmatchcase(subset, name)
     return subset == name or subset.startswith(name + "-") or subset in SECTIONS.get(name, ())
+
+
+def check_subsets(names: list[str], present) -> None:
+    """Refuse a name that selects none of the ``present`` subsets, listing them, and saying
+    which pattern or name would have selected what it looks like it means."""
+    present = sorted(set(present))
+    for name in names:
+        if any(in_subset(name, s) for s in present):
+            continue
+        hint = ""
+        starting = [s for s in present if s.startswith(name)]
+        same_case = [s for s in present if s.lower() == name.lower()]
+        if same_case:
+            hint = f"; names match case and all: {same_case[0]!r} is there"
+        elif starting:
+            hint = (f"; {len(starting)} begin with it ({', '.join(starting[:5])}{', ...' if len(starting) > 5 else ''})"
+                    f": select them with the pattern {name + '*'!r}")
+        shown = ", ".join(present[:50]) + (f", ... ({len(present)} in all)" if len(present) > 50 else "")
+        raise ValueError(f"subsets: {name!r} selects none of these pairs' subsets: {shown} (a name selects the "
+                         f"subset of that name, those that begin with it and '-', or, with * ? [, those that match "
+                         f"it as a pattern){hint}")
+
+
+def keep_subsets(pairs, subsets) -> list:
+    """The pairs of ``subsets`` (a list or 'a,b'), after ``check_subsets``."""
+    names = names_list(subsets, "subsets")
+    check_subsets(names, {p.subset for p in pairs})
+    return [p for p in pairs if any(in_subset(n, p.subset) for n in names)]
 
 
 def unit_of(scoring: str | None):
@@ -79,24 +124,27 @@ def stratified(pairs: list, n: int, seed: int, unit) -> list:
     return [p for p in pairs if unit(p) in drawn]
 
 
-def select(pairs, *, subsets=None, sample: int | None = None, seed: int = 0, limit: int | None = None) -> Pairs:
-    """The pairs of ``subsets`` (a list or a comma-separated string; None: all), then a sample
-    of ``sample`` units stratified by subset and seeded by ``seed`` (None: all), then the first
-    ``limit`` (None: all). A subset name that selects nothing is an error that lists the
-    subsets there are. ``loaded["selection"]`` says what was kept."""
+def select(pairs, *, subsets=None, sample: int | None = None, seed: int = 0, limit: int | None = None,
+           ties: str = "leave out") -> Pairs:
+    """The pairs of ``subsets`` (a list or a comma-separated string; None: all), without the
+    pairs labelled a tie (``ties="keep"`` keeps them), then a sample of ``sample`` units
+    stratified by subset and seeded by ``seed`` (None: all), then the first ``limit`` (None:
+    all). A subset name that selects nothing is an error that lists the subsets there are.
+    ``loaded["selection"]`` says what was kept, and the ties left out per subset."""
+    if ties not in ("leave out", "keep"):
+        raise ValueError(f"ties must be 'leave out' or 'keep', got {ties!r}")
     scoring = getattr(pairs, "scoring", None)
     loaded = dict(getattr(pairs, "loaded", None) or {})
     everything = list(pairs)
     loaded.setdefault("pairs", len(everything))
-    kept = everything
     names = names_list(subsets, "subsets")
-    if names is not None:
-        present = sorted({p.subset for p in everything})
-        for name in names:
-            if not any(in_subset(name, s) for s in present):
-                raise ValueError(f"subsets: {name!r} selects none of these pairs' subsets: {', '.join(present)} "
-                                 "(a name selects the subset of that name, or those that begin with it and '-')")
-        kept = [p for p in kept if any(in_subset(n, p.subset) for n in names)]
+    kept = everything if names is None else keep_subsets(everything, names)
+    # Ties left out by an earlier selection (a loader's own) stay counted.
+    tied = Counter({s: n for s, n in ((loaded.get("selection") or {}).get("ties_per_subset") or {}).items()
+                    if names is None or any(in_subset(name, s) for name in names)})
+    if ties == "leave out":
+        tied.update(p.subset for p in kept if p.tie)
+        kept = [p for p in kept if not p.tie]
     unit = unit_of(scoring)
     if sample is not None:
         if isinstance(sample, bool) or not isinstance(sample, int) or sample < 1:
@@ -107,7 +155,51 @@ def select(pairs, *, subsets=None, sample: int | None = None, seed: int = 0, lim
         kept = kept[:limit]
     selection = {"subsets": names, "sample": sample, "sample_seed": seed if sample is not None else None,
                  "sample_unit": "prompt" if scoring == "rm-bench" else "pair", "limit": limit,
-                 "pairs": len(kept), "per_subset": dict(sorted(Counter(p.subset for p in kept).items()))}
+                 "pairs": len(kept), "per_subset": dict(sorted(Counter(p.subset for p in kept).items())),
+                 "ties_left_out": sum(tied.values()), "ties_per_subset": dict(sorted(tied.items()))}
     if scoring == "rm-bench":
         selection["prompts"] = len({unit(p) for p in kept})
     return Pairs(kept, scoring=scoring, loaded={**loaded, "selection": selection})
+
+
+def describe(loaded: dict) -> list[str]:
+    """What a run's data holds beyond its pairs, as lines for the notebook and the terminal: the
+    label values read, the rows of other subsets, the ties left out (per subset, and each subset
+    that held nothing else)."""
+    lines = []
+    if "labels" in loaded:  # a file read by its label column
+        lines.append(f"label values: {loaded['labels']} | mapped: {loaded['label_map']} | outside labels: "
+                     f"{loaded['unmapped_labels'] or 'none'} (other_labels {loaded['other_labels']})")
+    if loaded.get("skipped_rows"):
+        lines.append(f"rows skipped (bad_rows skip): {len(loaded['skipped_rows'])} of {loaded['rows']}")
+    if loaded.get("rows_of_other_subsets"):
+        lines.append(f"rows of other subsets, not read beyond their subset: {loaded['rows_of_other_subsets']}")
+    selection = loaded.get("selection") or {}
+    tied = selection.get("ties_per_subset") or {}
+    if tied:
+        per = ", ".join(f"{s} {n}" for s, n in tied.items())
+        lines.append(f"pairs labelled a tie, left out (not judged, not in the accuracy): {sum(tied.values())} ({per})")
+        scored = selection.get("per_subset") or {}
+        lines += [f"subset {s}: 0 pairs scored: all {n} are ties" for s, n in tied.items() if not scored.get(s)]
+    return lines
+
+
+def nothing_to_judge(source, loaded: dict) -> str:
+    """Why a selection holds no pair: every row skipped, every pair a tie, or nothing selected."""
+    selection = loaded.get("selection") or {}
+    tied = selection.get("ties_left_out") or 0
+    what = f"no pairs to judge in {source!r}"
+    skipped = loaded.get("skipped_rows") or []
+    if skipped and not loaded.get("pairs"):
+        first = skipped[0]
+        return (f"{what}: every row read was skipped (bad_rows skip: {len(skipped)} of {loaded.get('rows')} rows, "
+                f"listed in meta.json); the first, {first['where']}" + (f", field {first['field']!r}" if first["field"]
+                                                                        else "") + f": {first['problem']}")
+    if tied:
+        hint = ""
+        if loaded.get("unmapped_labels") and loaded.get("other_labels") == "tie":
+            hint = (f"; {sum(loaded['unmapped_labels'].values())} of them hold a label value outside labels "
+                    f"({', '.join(map(repr, loaded['unmapped_labels']))}): map it with labels")
+        return f"{what}: all {tied} selected pairs are ties, which no verdict can get right{hint}"
+    return (f"{what}: the selection (subsets {selection.get('subsets')}, sample {selection.get('sample')}, limit "
+            f"{selection.get('limit')}) keeps none of its {loaded.get('pairs', 0)} pairs")

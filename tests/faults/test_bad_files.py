@@ -252,7 +252,7 @@ class RecordFormat(Format):
         return self.suffix if file == self.file else "json"
 
     def where(self, r):
-        return {f"line {r + 1}"} if self.suffix == "jsonl" else {f"row {r}"}
+        return {f"row {r} (line {r + 1})"} if self.suffix == "jsonl" else {f"row {r}"}
 
     def serialize(self, file, obj):
         if file != self.file:
@@ -634,8 +634,8 @@ class QwenPerSeed(Format):
             def site(r, parts, spec, f=f, other=other, **kw):
                 name = kw.pop("field", None) or (parts[0] if len(parts) == 1 else f"{parts[0]}[{parts[1]}]")
                 cross = parts[0] in CROSS
-                return Site(f, (r, *parts), {f"line {r + 1}"}, name, spec, record=(r,), paths=other if cross else (),
-                            column_where={"line 1"}, **kw)
+                return Site(f, (r, *parts), {f"row {r} (line {r + 1})"}, name, spec, record=(r,),
+                            paths=other if cross else (), column_where={"row 0 (line 1)"}, **kw)
 
             for r in range(len(bundle[f])):
                 out += qwen_sites(site, r, cross=CROSS, samples=1)
@@ -1197,7 +1197,7 @@ class Maker:
             else:
                 k = None
             outcome = (self.fmt.prefix_outcome(self.base, file, k) if k else
-                       Err(frozenset([file]), {f"line {done + 1}"}, {None}))
+                       Err(frozenset([file]), {f"row {done} (line {done + 1})"}, {None}))
         return Variant(f"truncated ({'at a line end' if isinstance(outcome, Ok) else 'mid-record'})", file, prefix, outcome)
 
     def bad_bytes_anywhere(self):
@@ -1215,7 +1215,9 @@ class Maker:
             pass
         line = data[:at].count(b"\n") + 1
         extra = linemap(at) if callable(linemap) else linemap.get(line, set())
-        where = ANY if extra == ANY else {f"line {line}", *extra}
+        # a JSONL file's records are one a line, without blank lines: line n holds row n - 1
+        at_line = f"row {line - 1} (line {line})" if self.fmt.kind(file) == "jsonl" else f"line {line}"
+        where = ANY if extra == ANY else {at_line, *extra}
         return Variant("invalid UTF-8 at a random byte", file, content, Err(frozenset([file]), where, ANY))
 
     def whole_file(self):
