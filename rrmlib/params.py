@@ -101,8 +101,9 @@ SPECS: dict[str, dict[str, Param]] = {
         "bad_rows": _p("strict", str, "your own file: a row that fails a check (empty answer, missing field, label "
                        "outside labels, ...): strict stops the run naming it; skip leaves it out, each skipped row "
                        "listed with its reason in meta.json and the terminal", ("strict", "skip")),
-        "subsets": _p(None, (str, list), "keep these subsets (a list, or 'a,b'; a name also keeps those starting "
-                      "with name-); None = all", items=str),
+        "subsets": _p(None, (str, list), "keep these subsets (a list, or 'a,b'): a name keeps that subset and "
+                      "those starting with name-; a pattern with * ? [ ] (writing_*) keeps those it matches; "
+                      "None = all", items=str),
         "sample": _p(None, int, "a seeded sample (by `seed`) of N pairs, stratified by subset (RM-Bench: N prompts, "
                      "9 pairs each); None = all", minimum=1),
         "scoring": _p(None, str, "the headline score: a benchmark's authors' rule; None = the data's own (JudgeBench's "
@@ -174,7 +175,7 @@ SPECS: dict[str, dict[str, Param]] = {
         "bootstrap": _p(1000, int, "bootstrap resamples for the intervals the report computes itself (PPE over rounds)",
                         minimum=1),
         "seed": _p(0, int, "seeds the bootstrap", minimum=0),
-        "out_dir": _p(None, str, "report folder; None = runs/<run-id>"),
+        "out_dir": _p(None, str, "report folder; None = figures/<sweep name> (from run folders: figures/report-<hash>)"),
     },
 }
 

@@ -236,6 +236,20 @@ def runs_dir() -> Path:
     return project_root() / "runs"
 
 
+def folder_of(notebook: str, params: dict) -> Path:
+    """Where a run of checked parameters writes: ``out_dir``; else a report's tables and figures
+    go to ``figures/<sweep name>`` (``figures/report-<hash>`` from run folders), the place for
+    what a paper takes, and every other run to ``runs/<run-id>``."""
+    from rrmlib.paths import project_root
+
+    if params.get("out_dir"):
+        return Path(params["out_dir"])
+    if notebook == "report":
+        name = Path(params["sweep"]).stem if params.get("sweep") and not params.get("runs") else run_id(notebook, params)
+        return project_root() / "figures" / name
+    return runs_dir() / run_id(notebook, params)
+
+
 def run_id(notebook: str, params: dict) -> str:
     """``<notebook>-<dataset>[-r<round>]-<hash of the parameters>``: readable and unique."""
     what = {k: v for k, v in sorted(params.items()) if k not in _PLACEMENT}
@@ -293,8 +307,7 @@ class RunDir:
     def start(cls, notebook: str, params: dict) -> "RunDir":
         """The run folder for checked parameters: ``out_dir``, else ``runs/<run-id>`` under the
         project root (the same folder whether the notebook runs in JupyterLab, papermill or rrm)."""
-        path = params.get("out_dir") or runs_dir() / run_id(notebook, params)
-        return cls(path, notebook, params)
+        return cls(folder_of(notebook, params), notebook, params)
 
     def __init__(self, path, notebook: str, params: dict):
         self.path = Path(path)

@@ -17,7 +17,7 @@ from pathlib import Path
 from rrmlib import params as params_mod
 from rrmlib import runs as runs_mod
 from rrmlib.paths import project_root
-from rrmlib.runs import run_id
+from rrmlib.runs import folder_of
 
 
 def parse_value(text: str):
@@ -34,9 +34,6 @@ def parse_value(text: str):
     return text
 
 
-def folder_of(notebook: str, p: dict) -> Path:
-    """The run folder of checked parameters: ``out_dir``, else ``runs/<run-id>``."""
-    return Path(p.get("out_dir") or runs_mod.runs_dir() / run_id(notebook, p))
 
 
 STEP_KEYS = {"notebook", "name", "files", "parameters", "grid", "runs"}

@@ -220,7 +220,7 @@ def test_the_cpu_paper_sweep_twice_then_its_report(tmp_path, tiny_model_dir):
     metrics = {json.loads((f / "meta.json").read_text())["notebook"] + ":" + str(json.loads(
         (f / "meta.json").read_text())["params"].get("dataset")): json.loads((f / "metrics.json").read_text())
         for f in folders}
-    out = next((tmp_path / "runs").glob("report-*"))
+    out = tmp_path / "figures" / "paper-cpu"  # the report of a sweep: figures/<its name>
     cells = pd.read_csv(out / "cells.csv").set_index("column")
     assert cells.loc["demo", "value"] == pytest.approx(metrics["pairwise:demo"]["score"])
     assert cells.loc["llmbar", "value"] == pytest.approx(metrics["pairwise:llmbar"]["score"])
