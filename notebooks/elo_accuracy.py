@@ -55,6 +55,7 @@ from IPython.display import display
 
 from rrmlib import bestofn, plots
 from rrmlib.runs import RunDir
+from rrmlib.selection import pick_highest_scored
 
 run = RunDir.start("elo_accuracy", P)
 print("run folder:", run.path)
@@ -117,11 +118,9 @@ for label, r, source, scores in zip(labels, records, sources, scored):
         chosen = winners[winners["question"].isin(common)]
         picks[name], cost[name] = dict(zip(chosen["question"], chosen["pick"].astype(int))), spent
     if scores is not None:  # a scalar judge's pick: the highest-scored candidate, one forward pass each
-        from rrmlib.scalar import pick_by_score
-
         name = "scalar judge" if sum(x is not None for x in scored) == 1 else f"scalar judge ({label})"
         scores = scores[scores["question"].isin(common)]
-        picks[name], cost[name] = pick_by_score(scores), int(scores["score"].notna().sum())
+        picks[name], cost[name] = pick_highest_scored(scores), int(scores["score"].notna().sum())
 agreement = {label: float(pd.Series(picks[f"ELO ({label})"]).eq(pd.Series(picks[f"Bradley-Terry ({label})"])).mean())
              for label in labels}
 print("ELO and Bradley-Terry pick the same candidate on a share of questions:", agreement)

@@ -111,8 +111,9 @@ display(wins.head(8))
 # %%
 run.write_results(judgments)
 matches_path = run.write_results(matches, "matches.parquet")
-if getattr(judge, "scalar", False):  # every candidate's score (stored already: nothing is recomputed)
-    run.write_results(judge.pick(sets)[1], "scores.parquet")
+own_pick = judge.pick(sets)  # a scalar judge: every candidate's score (stored already: nothing is recomputed)
+if own_pick is not None:
+    run.write_results(own_pick[1], "scores.parquet")
 run.write_metrics(M)
 run.write_meta(**judge.provenance(), figures=[], candidate_sets=len(sets),
                order="both" if P["both_orders"] else "shuffle")

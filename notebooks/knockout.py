@@ -162,8 +162,9 @@ if sets is None:
 else:
     method = "knockout winner" if P["format"] == "knockout" else "Swiss leader"
     methods, cost = {method: picks}, {method: len(judgments)}
-    if getattr(judge, "scalar", False):  # a scalar reward model: its highest-scored candidate, one pass each
-        methods["scalar judge"], scores = judge.pick(sets)
+    own_pick = judge.pick(sets) if judge else None  # a scalar reward model: its highest-scored candidate
+    if own_pick is not None:
+        methods["scalar judge"], scores = own_pick
         cost["scalar judge"] = int(scores["score"].notna().sum())
     table = bestofn.accuracy_table(sets, methods, cost, seed=P["seed"])
     display(table[["method", "accuracy", "ci_low", "ci_high", "n", "judgments_per_question"]].round(4))

@@ -306,7 +306,7 @@ def read_picks(matches_path) -> pd.DataFrame | None:
 def read_scores(matches_path) -> pd.DataFrame | None:
     """A scalar judge's ``scores.parquet`` (question, candidate, score, ...) beside a run's
     matches file, if it wrote one (``elo_rival`` and ``knockout`` with ``backend="classifier"``):
-    ``rrmlib.scalar.pick_by_score`` makes its best-of-N pick, one forward pass per candidate."""
+    ``rrmlib.selection.pick_highest_scored`` makes its best-of-N pick, one forward pass per candidate."""
     return _beside(matches_path, "scores.parquet")
 
 

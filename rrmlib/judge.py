@@ -1,28 +1,51 @@
-"""The judge: joins a backend, the store, a protocol's prompt and its verdict rules (the RRM
-template and the paper's reading by default; ``rrmlib.protocols``).
+"""The judges: a question and two answers in the order they are shown in, a verdict out.
 
-It takes from the store what is already there, generates only the rest (committing each chunk
-as it finishes), and turns completions into verdicts. It knows nothing of which dataset it
-judges: it sees a question and two answers in the order they are shown.
+``Judge`` is a generative judge: a backend, a protocol's prompt and its verdict rules (the RRM
+template and the paper's reading by default; ``rrmlib.protocols``). ``ScalarJudge`` is a scalar
+reward model (``backend="classifier"``): it scores each answer, and the higher score wins. Both
+reach the backend through the judgment store (``rrmlib.cache.CachedBackend``: what the store
+holds is reused, what it lacks is generated and committed as it returns), fit a prompt that is
+too long for the model's context the same way (``fit_answers``), and give the notebooks the
+same ``judge``, ``judge_pairs``, ``pick`` and ``provenance``. ``Judge.from_params`` makes the
+one a notebook's parameters describe. A judge knows nothing of which dataset it judges.
+
+A scalar reward model scores each answer on its own: the conversation ``[user: question,
+assistant: answer]`` through the model's chat template, score ``logits[0][0]``
+(``rrmlib.backends.classifier``). Equal scores are no verdict, scored by the ``unparseable``
+policy like a generative judge's missing verdict. The shown order cannot matter, and neither can
+sampling: a score is deterministic, so ``votes`` must be 1 and a re-ask gets the same score.
+Scores go to the store like completions (the text is ``repr(score)``, the ``finish_reason``
+``"score"``), keyed by model, revision, numerics and the rendered conversation, with one constant
+``SCORE_SAMPLING`` and sample 0, so a pair, a tournament match, a re-ask and a best-of-N pick
+share one forward pass per answer, across runs and notebooks. Its best-of-N ``pick`` scores
+every candidate once (N forward passes per question, where a round robin of a generative judge
+costs N(N-1)/2 judgments).
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from dataclasses import dataclass
 
 import pandas as pd
 
 from rrmlib import protocols
-from rrmlib.backends.base import Backend, Completion, Request, Sampling, as_messages
+from rrmlib.backends import make_backend
+from rrmlib.backends.base import Backend, Request, Sampling, as_messages
+from rrmlib.cache import CachedBackend
+from rrmlib.faults import kill_point
+from rrmlib.params import ParameterError, backend_options
 from rrmlib.prompts import VERDICT_RULES, thought_end
 from rrmlib.seeding import stable_int
-from rrmlib.store import JudgmentStore, completion_key, kill_point
+from rrmlib.selection import pick_highest_scored
+from rrmlib.store import JudgmentStore, completion_key
 
 ORDERS = ("shuffle", "both", "fixed")
 TOO_LONG = ("skip", "shorten")
 FITS = ("whole", "shortened", "too long")
+# A score is not sampled: one constant in every score's key.
+SCORE_SAMPLING = Sampling(temperature=0.0, top_p=1.0, max_new_tokens=1, seed=0)
+SCALAR_RULE = "higher score wins; equal scores: no verdict"
 
 
 def swapped(seed: int, pair_id: str) -> bool:
@@ -55,10 +78,107 @@ class Judgment:
     cut_off: bool
     verdicts: dict | None = None  # the verdict under every rule, so a run can show them side by side
     fit: str = "whole"  # "shortened": both answers cut alike to fit; "too long": skipped, nothing generated
-    scores: tuple | None = None  # a scalar judge's (slot 1, slot 2) scores (rrmlib.scalar)
+    scores: tuple | None = None  # a scalar judge's (slot 1, slot 2) scores (ScalarJudge)
 
 
-class Judge:
+def fit_answers(backend: Backend, size, answers: tuple[str, ...], limit: int | None, too_long: str):
+    """``(answers, fit)``: ``answers`` as they fit a prompt of at most ``limit`` tokens, where
+    ``size(*answers)`` is the prompt's tokens with those answers. A prompt that fits is sent
+    whole; one that does not is skipped (``too_long="skip"``: fit ``"too long"``, nothing is
+    generated), or every answer is cut alike, to the largest per-answer number of tokens that
+    fits (``"shorten"``: fit ``"shortened"``). Never sent whole when it does not fit: a backend
+    would refuse it mid-batch, or the judge could not finish."""
+    if limit is None or size(*answers) <= limit:  # a server's limit is not known here; it answers for itself
+        return answers, "whole"
+    if too_long == "skip" or size(*("" for _ in answers)) > limit:  # the question alone is too long
+        return answers, "too long"
+    lo, hi = 0, max(backend.count_tokens(a) for a in answers)
+    while lo < hi:  # the largest per-answer cap that fits
+        mid = (lo + hi + 1) // 2
+        if size(*(backend.token_prefix(a, mid) for a in answers)) <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return tuple(backend.token_prefix(a, lo) for a in answers), "shortened"
+
+
+class _Judging:
+    """What every judge has: a backend behind the store, a policy for prompts too long for the
+    context and its counts, and pairwise results from ``judge``."""
+
+    def __init__(self, backend: Backend, store: JudgmentStore, sampling: Sampling, *, progress: bool, too_long: str):
+        if too_long not in TOO_LONG:
+            raise ValueError(f"too_long must be one of {TOO_LONG}, got {too_long!r}")
+        self.backend, self.store, self.sampling, self.too_long = backend, store, sampling, too_long
+        self.cache = CachedBackend(backend, store, self.key, progress=progress)
+        self.fitting = {"skipped": 0, "shortened": 0}  # judgments whose prompt did not fit the context
+
+    @property
+    def counts(self) -> dict:
+        """Completions generated here and reused from the store."""
+        return self.cache.counts
+
+    @property
+    def progress_interval(self):
+        return self.cache.progress_interval
+
+    @progress_interval.setter
+    def progress_interval(self, seconds):
+        self.cache.progress_interval = seconds
+
+    def complete(self, requests: list[Request], desc: str = "judging") -> list[tuple[str, dict]]:
+        """``(key, stored completion)`` for each request, generating only what the store lacks."""
+        return self.cache.complete(requests, desc)
+
+    def remember(self, done) -> tuple[list[tuple], int]:
+        """Commit ``(request, completion)`` pairs to the store (``CachedBackend.remember``)."""
+        return self.cache.remember(done)
+
+    def key(self, request: Request) -> str:
+        return completion_key(self.backend.model_id, self.backend.revision, self.backend.prompt_text(request.messages),
+                              request.sampling.as_dict(), request.sample, backend=self.backend.name,
+                              numerics=self.backend.numerics, continuation=request.continuation)
+
+    def _count_fits(self, judgments: list[Judgment]) -> None:
+        self.fitting["skipped"] += sum(j.fit == "too long" for j in judgments)
+        self.fitting["shortened"] += sum(j.fit == "shortened" for j in judgments)
+
+    def judge(self, items: list[tuple[str, str, str, int]], desc: str = "judging") -> list[Judgment]:
+        raise NotImplementedError
+
+    def pick(self, sets, desc: str = "scoring candidates"):
+        """A best-of-N pick of the judge's own, without matches: ``(picks, scores)`` for a judge
+        that scores candidates (``ScalarJudge``); None for one that only compares."""
+        return None
+
+    def judge_pairs(self, pairs, *, order: str = "shuffle", votes: int = 1, seed: int = 0) -> pd.DataFrame:
+        """One row per judgment (pair × shown order × sample): which slot won, which answer that
+        is, and the completion's key and token counts."""
+        plan = pair_plan(pairs, order=order, votes=votes, seed=seed)
+        judged = self.judge([showing(p, swap, s) for p, swap, s in plan])
+        rows = [{**self._row(p, swap, s, j), **self._extra(swap, j)} for (p, swap, s), j in zip(plan, judged)]
+        return results_frame(rows, extra=self.EXTRA)
+
+    EXTRA: dict = {}  # result columns of this kind of judge, and their dtypes
+
+    def _extra(self, swap: bool, j: Judgment) -> dict:
+        return {}
+
+    def _row(self, p, swap: bool, s: int, j: Judgment) -> dict:
+        picked = None if j.verdict is None else ("chosen" if (j.verdict == 1) != swap else "rejected")
+        return {"pair_id": p.id, "subset": p.subset, "tie": p.tie,
+                "order": "rejected_first" if swap else "chosen_first", "sample": s,
+                "key": j.key, "verdict": j.verdict, "picked": picked,
+                **{f"verdict_{rule}": j.verdicts[rule] for rule in VERDICT_RULES},
+                "correct": None if picked is None else picked == "chosen",
+                "prompt_tokens": j.prompt_tokens, "completion_tokens": j.completion_tokens,
+                "think_tokens": j.think_tokens, "cut_off": j.cut_off, "fit": j.fit, "budget": self._budget()}
+
+    def _budget(self):
+        return self.sampling.max_new_tokens
+
+
+class Judge(_Judging):
     def __init__(self, backend: Backend, store: JudgmentStore, sampling: Sampling, *,
                  reasoning: bool | None = None, progress: bool = True, verdict_rule: str = "paper",
                  too_long: str = "skip", protocol: str = protocols.DEFAULT):
@@ -66,10 +186,7 @@ class Judge:
         self.protocol = protocols.get(protocol)
         if verdict_rule not in VERDICT_RULES:
             raise ValueError(f"verdict_rule must be one of {VERDICT_RULES}, got {verdict_rule!r}")
-        if too_long not in TOO_LONG:
-            raise ValueError(f"too_long must be one of {TOO_LONG}, got {too_long!r}")
-        self.too_long = too_long
-        self.backend, self.store, self.sampling = backend, store, sampling
+        super().__init__(backend, store, sampling, progress=progress, too_long=too_long)
         self.verdict_rule = verdict_rule
         # A model whose template opens <think> must close it before its verdict counts. Where the
         # backend cannot tell (a server hides its template), guessing either way misreads some
@@ -81,22 +198,12 @@ class Judge:
             raise ValueError(f"the {backend.name} backend cannot tell whether {backend.model_id!r} thinks in "
                              "<think> tags: pass reasoning=True (RRM and other thinking judges) or False")
         self.reasoning = bool(detected)
-        self.progress = progress
-        # Seconds between progress lines; None: 0.5 in a terminal, 10 where stderr is saved (a
-        # notebook's output, a log), which keeps the saved notebook short.
-        self.progress_interval = None
-        self.counts = {"generated": 0, "reused": 0}
-        self.fitting = {"skipped": 0, "shortened": 0}  # judgments whose prompt did not fit the context
 
     @classmethod
-    def from_params(cls, p: dict) -> "Judge":
-        """The judge a notebook's checked parameters describe (backend, model, sampling, store)."""
-        from rrmlib.backends import make_backend
-        from rrmlib.params import ParameterError, backend_options
-
+    def from_params(cls, p: dict) -> "Judge | ScalarJudge":
+        """The judge a notebook's checked parameters describe (backend, model, sampling, store):
+        a ``ScalarJudge`` for ``backend="classifier"``, else a generative ``Judge``."""
         if p["backend"] == "classifier":  # a scalar reward model: scores, no prompt or sampling
-            from rrmlib.scalar import ScalarJudge
-
             return ScalarJudge.from_params(p)
         protocol = p.get("protocol", protocols.DEFAULT)
         if p.get("think_budgets") is not None and protocol != protocols.DEFAULT:
@@ -108,11 +215,11 @@ class Judge:
             raise ParameterError("think_budgets cannot be combined with too_long shorten (yet): use too_long skip")
         sampling = Sampling(temperature=p["temperature"], top_p=p["top_p"], max_new_tokens=p["max_new_tokens"],
                             seed=p["seed"])
+        store = JudgmentStore(p["store"])  # a store that cannot be used is refused before the model loads
         backend = make_backend(p["backend"], **backend_options(p))
-        kill_point("model_load")  # the fault suite's hook (rrmlib.store.kill_point); a no-op otherwise
-        return cls(backend, JudgmentStore(p["store"]), sampling,
-                   reasoning=p["reasoning"], progress=p["progress"], verdict_rule=p["verdict_rule"],
-                   too_long=p["too_long"], protocol=protocol)
+        kill_point("model_load")  # the fault suite's hook (rrmlib.faults.kill_point); a no-op otherwise
+        return cls(backend, store, sampling, reasoning=p["reasoning"], progress=p["progress"],
+                   verdict_rule=p["verdict_rule"], too_long=p["too_long"], protocol=protocol)
 
     def provenance(self) -> dict:
         """What meta.json records about the judge: counts, sampling, backend and how it reads verdicts."""
@@ -127,110 +234,11 @@ class Judge:
         return Request(as_messages(self.protocol.messages(question, first, second)), self.sampling, sample)
 
     def key(self, request: Request) -> str:
-        key = completion_key(self.backend.model_id, self.backend.revision,
-                             self.backend.prompt_text(request.messages), request.sampling.as_dict(),
-                             request.sample, backend=self.backend.name, numerics=self.backend.numerics,
-                             continuation=request.continuation)
+        key = super().key(request)
         if self.protocol.name == protocols.DEFAULT:
             return key  # rrm's keys are the keys every store already holds
         # Another protocol's prompt differs anyway; its name in the key says so outright.
         return hashlib.sha256(json.dumps([key, {"protocol": self.protocol.name}]).encode()).hexdigest()
-
-    def complete(self, requests: list[Request], desc: str = "judging") -> list[tuple[str, dict]]:
-        """``(key, stored completion)`` for each request, generating only what the store lacks."""
-        keys = [self.key(r) for r in requests]
-        found = self.store.get_many(keys)
-        todo: dict[str, int] = {}
-        for i, k in enumerate(keys):
-            if k not in found and k not in todo:
-                todo[k] = i
-        unique = len(set(keys))
-        reused = unique - len(todo)
-        self.counts["reused"] += reused
-        bar = self._bar(unique, reused, desc)
-        missing = list(todo.values())
-        self._warn_cost([requests[i] for i in missing])
-        if bar is not None and hasattr(self.backend, "step_hook"):
-            self.backend.step_hook = self._step_reporter(bar)
-        try:
-            for chunk in self.backend.stream([requests[i] for i in missing]):
-                done = [(requests[missing[j]], completion) for j, completion in chunk]
-                kill_point("mid_batch")  # generated, not yet committed (the fault suite's hook)
-                rows, stored = self.remember(done)  # committed now: a crash after this loses nothing of it
-                # Read back what the store holds: where another process stored a key first, its
-                # text is the one every later run will reuse, so this run reports it too, and
-                # counts it as reused (the store kept the other text, not this one).
-                found.update(self.store.get_many([k for k, _, _ in rows]))
-                self.counts["generated"] += stored
-                self.counts["reused"] += len(rows) - stored
-                if bar is not None:
-                    bar.update(len(rows))
-                    bar.set_postfix(generated=self.counts["generated"], reused=reused, refresh=False)
-        finally:
-            if hasattr(self.backend, "step_hook"):
-                self.backend.step_hook = None
-            if bar is not None:
-                bar.close()
-        return [(k, found[k]) for k in keys]
-
-    def _step_reporter(self, bar):
-        """Progress inside a batch: the backend reports each generation step (``step_hook``);
-        the bar shows the batch's tokens so far, at most every ``mininterval`` seconds, so a long
-        batch shows life in a terminal, in papermill's notebook and in JupyterLab alike."""
-        import time
-
-        last = [time.monotonic()]
-
-        def report(rows: int, step: int, budget: int):
-            now = time.monotonic()
-            if now - last[0] >= bar.mininterval or step == budget:
-                last[0] = now
-                bar.set_postfix_str(f"generated={self.counts['generated']}, this batch: {rows} sequences, "
-                                    f"token {step}/{budget}", refresh=True)
-
-        return report
-
-    def _warn_cost(self, missing: list[Request]) -> None:
-        """Before a long CPU run starts, say roughly how long it may take (an upper bound: every
-        judgment thinking to its budget), from the embedded 135M judge's measured speed here."""
-        b = self.backend
-        if not missing or b.name != "hf" or getattr(getattr(b, "device", None), "type", "cpu") != "cpu":
-            return
-        tokens = sum(r.sampling.max_new_tokens for r in missing)
-        params = sum(p.numel() for p in b.model.parameters()) if hasattr(b, "model") else 135e6
-        rate = 70.0 * 135e6 / max(params, 1.0)  # tokens/s: SmolLM2-135M at batch 16 on 2 cores (NOTES.md)
-        hours = tokens / rate / 3600
-        if hours < 0.25:
-            return
-        print(f"Note: up to {tokens:,} new tokens to generate ({len(missing)} judgments x up to "
-              f"{max(r.sampling.max_new_tokens for r in missing)}); on this CPU, at the ~{rate:.0f} tokens/s a "
-              f"{params / 1e6:.0f}M-parameter model manages, that is up to {hours:.1f} hours (less where judgments "
-              f"stop early). A smaller max_new_tokens or limit, or a GPU, shortens it; what finishes is stored.",
-              file=sys.stderr)
-
-    def remember(self, done: list[tuple[Request, Completion]]) -> tuple[list[tuple], int]:
-        """Commit ``(request, completion)`` pairs to the store in one transaction: the rows, and
-        how many of them were new (a key another process stored first keeps its text)."""
-        b = self.backend
-        rows = [(self.key(r), {"backend": b.name, "model": b.model_id, "revision": b.revision,
-                               # a forced continuation is part of what the model saw: stored readable
-                               "prompt": b.prompt_text(r.messages) + (b.decode(r.continuation) if r.continuation else ""),
-                               "sampling": r.sampling.as_dict(), "sample": r.sample}, c) for r, c in done]
-        return rows, self.store.put_many(rows)
-
-    def _bar(self, total: int, reused: int, desc: str):
-        if not self.progress or total == 0:
-            return None
-        from tqdm import tqdm
-
-        # Plain text bar: it renders in a terminal and, as stderr lines, in a papermill notebook;
-        # a long mininterval keeps the saved notebook short when stderr is not a terminal.
-        interval = self.progress_interval
-        if interval is None:
-            interval = 0.5 if sys.stderr.isatty() else 10
-        return tqdm(total=total, initial=reused, desc=desc, unit="completion", file=sys.stderr,
-                    mininterval=interval, dynamic_ncols=True,
-                    postfix={"generated": 0, "reused": reused})
 
     def read(self, key: str, stored: dict) -> Judgment:
         text = stored["text"]
@@ -249,35 +257,17 @@ class Judge:
         return min(self.sampling.max_new_tokens, self.backend.context_length // 4)
 
     def fit(self, question: str, first: str, second: str) -> tuple[str, str, str]:
-        """``(first, second, fit)``: the answers as shown and whether they were cut to fit.
-
-        A prompt fits when it leaves ``room()`` tokens of the context. One that does not is
-        skipped (``too_long="skip"``: no generation, no verdict, counted and left out of the
-        accuracy), or both answers are cut alike (``"shorten"``: each to at most the same
-        number of tokens, the longest that fits) and the judgment is marked shortened. Never
-        sent whole: a backend would refuse it mid-batch, or the judge could not finish.
-        """
+        """``(first, second, fit)``: the answers as shown, cut alike where the prompt would leave
+        the judge less than ``room()`` tokens of the context (``fit_answers``)."""
         ctx = self.backend.context_length
-        if ctx is None:
-            return first, second, "whole"  # a server's limit is not known here; it answers for itself
-        limit = ctx - self.room()
 
         def size(a, b):
             return self.backend.count_prompt_tokens(
                 self.backend.prompt_text(as_messages(self.protocol.messages(question, a, b))))
 
-        if size(first, second) <= limit:
-            return first, second, "whole"
-        if self.too_long == "skip" or size("", "") > limit:  # the question alone is too long: cannot shorten
-            return first, second, "too long"
-        lo, hi = 0, max(self.backend.count_tokens(first), self.backend.count_tokens(second))
-        while lo < hi:  # the largest per-answer cap that fits
-            mid = (lo + hi + 1) // 2
-            if size(self.backend.token_prefix(first, mid), self.backend.token_prefix(second, mid)) <= limit:
-                lo = mid
-            else:
-                hi = mid - 1
-        return self.backend.token_prefix(first, lo), self.backend.token_prefix(second, lo), "shortened"
+        (first, second), fit = fit_answers(self.backend, size, (first, second),
+                                           None if ctx is None else ctx - self.room(), self.too_long)
+        return first, second, fit
 
     def judge(self, items: list[tuple[str, str, str, int]], desc: str = "judging") -> list[Judgment]:
         """Verdicts for ``(question, first, second, sample)`` items, in order; a judgment whose
@@ -291,29 +281,125 @@ class Judge:
         for i, (k, c) in zip(todo, self.complete(requests, desc)):
             out[i] = self.read(k, c)
             out[i].fit = fitted[i][2]
-        self.fitting["skipped"] += len(items) - len(todo)
-        self.fitting["shortened"] += sum(f[2] == "shortened" for f in fitted)
+        self._count_fits(out)
         return out
 
-    # -- pairs ----------------------------------------------------------------------------
+
+def conversation(question: str, answer: str) -> list[dict]:
+    """What a scalar reward model scores: the question as the user's turn, the answer as the assistant's."""
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+
+
+@dataclass
+class Score:
+    key: str | None  # the store key (None: not scored, too long)
+    score: float | None
+    tokens: int | None
+    fit: str  # "whole", "shortened" (the answer cut to fit the context) or "too long" (not scored)
+
+
+class ScalarJudge(_Judging):
+    """A judge whose backend scores (``ClassifierBackend``): same ``judge``, ``judge_pairs`` and
+    ``provenance`` as a generative ``Judge``, so the pairwise and best-of-N notebooks and
+    ``bestofn.play`` take it as they take a generative judge; and a best-of-N ``pick`` of its own."""
+
+    protocol, reasoning, verdict_rule = None, False, SCALAR_RULE
+    EXTRA = {"score_chosen": "Float64", "score_rejected": "Float64"}
+
+    def __init__(self, backend, store: JudgmentStore, *, progress: bool = True, too_long: str = "skip"):
+        super().__init__(backend, store, SCORE_SAMPLING, progress=progress, too_long=too_long)
+
+    @classmethod
+    def from_params(cls, p: dict) -> "ScalarJudge":
+        # Refused before the model loads: each would be silently meaningless for a scalar judge.
+        if p.get("protocol", "rrm") != "rrm":
+            raise ParameterError(f"protocol {p['protocol']!r} is a generative judge's prompt; a scalar reward model "
+                                 "(backend 'classifier') has none: leave protocol unset")
+        if p.get("votes", 1) != 1:
+            raise ParameterError("a scalar reward model's score is deterministic: votes must be 1")
+        if p.get("think_budgets") is not None:
+            raise ParameterError("think_budgets: a scalar reward model does not think (backend 'classifier')")
+        store = JudgmentStore(p["store"])
+        backend = make_backend("classifier", **backend_options(p))
+        kill_point("model_load")
+        return cls(backend, store, progress=p["progress"], too_long=p["too_long"])
+
+    def provenance(self) -> dict:
+        return {"completions": dict(self.counts), "judge": self.backend.describe(), "judge_kind": "scalar",
+                "reasoning": False, "verdict_rule": self.verdict_rule,
+                "scores": "stored as completions: text repr(score), finish_reason 'score'",
+                "too_long": {"policy": self.too_long, "context_length": self.backend.context_length,
+                             "room": "the whole context (nothing is generated)", **self.fitting}}
+
+    # -- scores -----------------------------------------------------------------------------
+    def _tokens(self, question: str, answer: str) -> int:
+        return self.backend.count_tokens(self.backend.prompt_text(as_messages(conversation(question, answer))))
+
+    def fit_answer(self, question: str, answer: str) -> tuple[str, str]:
+        """``(answer, fit)``: a conversation longer than the model's context is not scored
+        (``too_long="skip"``) or its answer is cut to the longest prefix that fits
+        (``"shorten"``). Each answer is scored alone, so each is cut on its own."""
+        (answer,), fit = fit_answers(self.backend, lambda a: self._tokens(question, a), (answer,),
+                                     self.backend.context_length, self.too_long)
+        return answer, fit
+
+    def scores(self, items: list[tuple[str, str]], desc: str = "scoring") -> list[Score]:
+        """The score of each ``(question, answer)``, from the store where it is there."""
+        fitted = [self.fit_answer(q, a) for q, a in items]
+        todo = [i for i, (_, fit) in enumerate(fitted) if fit != "too long"]
+        out = [Score(None, None, None, "too long") for _ in items]
+        requests = [Request(as_messages(conversation(items[i][0], fitted[i][0])), SCORE_SAMPLING, 0) for i in todo]
+        for i, (key, stored) in zip(todo, self.complete(requests, desc)):
+            if stored["finish_reason"] != "score":
+                raise ValueError(f"store key {key} holds a completion, not a score ({stored['finish_reason']!r})")
+            out[i] = Score(key, float(stored["text"]), stored["prompt_tokens"], fitted[i][1])
+        return out
+
+    # -- verdicts ---------------------------------------------------------------------------
+    def judge(self, items: list[tuple[str, str, str, int]], desc: str = "scoring") -> list[Judgment]:
+        """A verdict for each ``(question, first, second, sample)``: the slot with the higher
+        score (equal, or an answer too long to score: None). The sample index changes nothing."""
+        flat = self.scores([(q, a) for q, a, _, _ in items] + [(q, b) for q, _, b, _ in items], desc)
+        n = len(items)
+        out = []
+        for first, second in zip(flat[:n], flat[n:]):
+            s1, s2 = first.score, second.score
+            verdict = None if s1 is None or s2 is None or s1 == s2 else (1 if s1 > s2 else 2)
+            fits = {first.fit, second.fit}
+            fit = "too long" if "too long" in fits else "shortened" if "shortened" in fits else "whole"
+            j = Judgment(key=None if fit == "too long" else f"{first.key},{second.key}", text=f"{s1!r} {s2!r}",
+                         verdict=verdict, prompt_tokens=None if fit == "too long" else first.tokens + second.tokens,
+                         completion_tokens=None, think_tokens=None, cut_off=False,
+                         verdicts={rule: verdict for rule in VERDICT_RULES}, fit=fit, scores=(s1, s2))
+            out.append(j)
+        self._count_fits(out)
+        return out
+
     def judge_pairs(self, pairs, *, order: str = "shuffle", votes: int = 1, seed: int = 0) -> pd.DataFrame:
-        """One row per judgment (pair × shown order × sample): which slot won, which answer that
-        is, and the completion's key and token counts."""
-        plan = pair_plan(pairs, order=order, votes=votes, seed=seed)
-        rows = []
-        for (p, swap, s), j in zip(plan, self.judge([showing(p, swap, s) for p, swap, s in plan])):
-            picked = None if j.verdict is None else ("chosen" if (j.verdict == 1) != swap else "rejected")
-            rows.append({
-                "pair_id": p.id, "subset": p.subset, "tie": p.tie,
-                "order": "rejected_first" if swap else "chosen_first", "sample": s,
-                "key": j.key, "verdict": j.verdict, "picked": picked,
-                **{f"verdict_{rule}": j.verdicts[rule] for rule in VERDICT_RULES},
-                "correct": None if picked is None else picked == "chosen",
-                "prompt_tokens": j.prompt_tokens, "completion_tokens": j.completion_tokens,
-                "think_tokens": j.think_tokens, "cut_off": j.cut_off, "fit": j.fit,
-                "budget": self.sampling.max_new_tokens,
-            })
-        return results_frame(rows)
+        """As ``Judge.judge_pairs`` (``key`` holds the two scores' store keys, slot 1's first;
+        no budget), with each answer's score: ``score_chosen``, ``score_rejected``."""
+        if votes != 1:
+            raise ValueError("a scalar reward model's score is deterministic: votes must be 1")
+        return super().judge_pairs(pairs, order=order, votes=votes, seed=seed)
+
+    def _extra(self, swap: bool, j: Judgment) -> dict:
+        first, second = j.scores
+        return {"score_chosen": second if swap else first, "score_rejected": first if swap else second}
+
+    def _budget(self):
+        return None  # a score has no budget
+
+    # -- best-of-N --------------------------------------------------------------------------
+    def pick(self, sets, desc: str = "scoring candidates") -> tuple[dict, pd.DataFrame]:
+        """``(picks, scores)``: per candidate set the highest-scored candidate (equal scores: the
+        lower index; a set none of whose candidates could be scored gets no pick), and one row
+        per candidate (question, candidate, score, fit, key)."""
+        sets = list(sets)
+        index = [(s.id, i) for s in sets for i in range(len(s.candidates))]
+        scored = self.scores([(s.prompt, c) for s in sets for c in s.candidates], desc)
+        frame = scores_frame([{"question": q, "candidate": i, "score": r.score, "fit": r.fit, "key": r.key}
+                              for (q, i), r in zip(index, scored)])
+        return pick_highest_scored(frame), frame
 
 
 def pair_plan(pairs, *, order: str = "shuffle", votes: int = 1, seed: int = 0) -> list[tuple]:
@@ -328,15 +414,23 @@ def showing(pair, swap: bool, sample: int) -> tuple[str, str, str, int]:
     return (pair.prompt, pair.rejected if swap else pair.chosen, pair.chosen if swap else pair.rejected, sample)
 
 
-def results_frame(rows: list[dict]) -> pd.DataFrame:
+def results_frame(rows: list[dict], extra: dict | None = None) -> pd.DataFrame:
     """Judgment rows with fixed dtypes (nullable where a value can be missing), so the parquet
-    file has the same schema whatever the run's values."""
+    file has the same schema whatever the run's values; ``extra`` adds a judge's own columns
+    (name: dtype), after the others."""
     rule_columns = [f"verdict_{rule}" for rule in VERDICT_RULES]
+    extra = extra or {}
     df = pd.DataFrame(rows, columns=["pair_id", "subset", "tie", "order", "sample", "key", "verdict", "picked",
                                      "correct", "prompt_tokens", "completion_tokens", "think_tokens", "cut_off",
-                                     "fit", "budget", *rule_columns])
+                                     "fit", "budget", *rule_columns, *extra])
     return df.astype({"pair_id": "string", "subset": "string", "tie": "bool", "order": "string",
                       "sample": "int64", "key": "string", "verdict": "Int64", "picked": "string",
                       "correct": "boolean", "prompt_tokens": "Int64", "completion_tokens": "Int64",
                       "think_tokens": "Int64", "cut_off": "bool", "fit": "string", "budget": "Int64",
-                      **{c: "Int64" for c in rule_columns}})
+                      **{c: "Int64" for c in rule_columns}, **extra})
+
+
+def scores_frame(rows: list[dict]) -> pd.DataFrame:
+    """Candidate scores with fixed dtypes (``scores.parquet``)."""
+    return pd.DataFrame(rows, columns=["question", "candidate", "score", "fit", "key"]).astype(
+        {"question": "string", "candidate": "int64", "score": "Float64", "fit": "string", "key": "string"})

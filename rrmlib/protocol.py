@@ -8,23 +8,15 @@ paper's protocol when it is not.
 from __future__ import annotations
 
 from rrmlib.paper import is_paper_file
+from rrmlib.params import names, paper_values
 
-# The paper's value of each parameter that changes a number. Sampling is the paper's too
-# (temperature 0.6, top-p 1, 8192 new tokens); the embedded CPU judge is not the paper's model,
-# but the model is named in every table on its own (so is a scalar reward model, backend
-# "classifier", which the paper compares against). Another judge protocol (rrmlib.protocols:
-# prompt and verdict rule) is a departure.
-# The judge's side of the paper's protocol, the same in every notebook that runs a judge.
-_JUDGE = {"protocol": "rrm", "verdict_rule": "paper", "special_tokens": "paper", "temperature": 0.6, "top_p": 1.0,
-          "max_new_tokens": 8192}
-PAPER: dict[str, dict] = {
-    "pairwise": {**_JUDGE, "pairs_seed": None, "order": "shuffle", "votes": 1, "unparseable": "tie"},
-    "elo_rival": {**_JUDGE, "both_orders": False, "max_retries": 0, "unparseable": "coin"},
-    "elo_accuracy": {"elo_order": "paper", "order_seed": 0, "elo_k": 4.0, "elo_initial": 1000.0,
-                     "elo_scale": 400.0, "elo_base": 10.0},
-    "knockout": {**_JUDGE, "format": "knockout", "bracket": "paper", "shuffle_seed": None, "max_retries": 0,
-                 "unparseable": "coin"},
-}
+# The paper's value of each parameter its protocol fixes is declared with the parameter
+# (``rrmlib.params``, ``Param.paper``): the judge's prompt, verdict rule, prompt ids and sampling
+# (temperature 0.6, top-p 1, 8192 new tokens), the answer order, the voting and unparseable
+# policies, ELO's settings, the knockout's bracket; the whole data (no limit, sample or subsets:
+# a run over part of the data is not the paper's number). The embedded CPU judge is not the
+# paper's model, but the model is named in every table on its own (so is a scalar reward model,
+# backend "classifier", which the paper compares against).
 
 # Departures no parameter can undo, with their reason (README, "Reproducing the paper"). A run
 # lists those its notebook uses with its parameters (``uses``), and no other.
@@ -55,13 +47,6 @@ def uses(notebook: str, params: dict) -> set[str]:
     return out
 
 
-# A run over part of the data is not the paper's number, whatever else it follows.
-SELECTION = ("limit", "sample", "subsets")
-# What a replay of the paper's own knockout records leaves out: it runs no judge.
-JUDGE_CHOICES = {"protocol", "verdict_rule", "special_tokens", "max_retries", "unparseable", "temperature", "top_p", "max_new_tokens",
-                 "reasoning", "too_long"}
-
-
 def replay(notebook: str, params: dict) -> bool:
     return notebook == "knockout" and params.get("records") is not None
 
@@ -69,19 +54,16 @@ def replay(notebook: str, params: dict) -> bool:
 def deviations(notebook: str, params: dict) -> dict:
     """Parameter -> value for every choice of ``params`` that differs from the paper's."""
     out = {}
-    for name, paper in PAPER.get(notebook, {}).items():
+    for name, paper in paper_values(notebook).items():
         if name in params and params[name] != paper:
             out[name] = params[name]
     pairs_file = params.get("pairs_file")
     if pairs_file is not None and not is_paper_file(pairs_file):
         out["pairs_file"] = pairs_file  # not the paper's conflict pairs (a byte-identical copy is)
-    for name in SELECTION:
-        if params.get(name) is not None:
-            out[name] = params[name]
     if params.get("reasoning") is False:  # the paper reads the verdict after the thought
         out["reasoning"] = False
-    if replay(notebook, params):
-        out = {k: v for k, v in out.items() if k not in JUDGE_CHOICES}
+    if replay(notebook, params):  # it runs no judge: the judge's choices are not the run's
+        out = {k: v for k, v in out.items() if k not in names(judge=True)}
     return out
 
 

@@ -229,21 +229,16 @@ def short_rows(measured: list[Cell]) -> list[Cell]:
     return measured
 
 
-# What changes how a run runs, or what else it writes, but not its number: where it writes, how
-# many sequences go together, how requests reach servers, the thinking-budget extras.
-_NOT_SETTINGS = {"round", "out_dir", "store", "progress", "batch_size", "batching", "concurrency", "base_url",
-                 "api_key_env", "vllm_call_size", "gpu_memory_utilization", "tensor_parallel_size",
-                 "pipeline_parallel_size", "distributed_executor_backend", "think_budgets", "verdict_tokens",
-                 "think_close"}
-
-
 def _setting_values(run: Run) -> dict:
     """Everything of a run that changes its number, except the round; a parameter a run's meta.json
     lacks (a run made before it existed) counts as its default."""
-    from rrmlib.params import SPECS, defaults
+    from rrmlib.params import SPECS, defaults, names
 
     given = {**(defaults(run.notebook) if run.notebook in SPECS else {}), **run.params}
-    return {k: v for k, v in sorted(given.items()) if k not in _NOT_SETTINGS}
+    # what changes how a run runs or where it writes, not its number; and the round, which a PPE
+    # cell averages over
+    ignored = names(role="how") | names(role="placement") | {"round"}
+    return {k: v for k, v in sorted(given.items()) if k not in ignored}
 
 
 def _settings(run: Run) -> str:

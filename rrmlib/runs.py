@@ -25,10 +25,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from rrmlib.store import kill_point
+from rrmlib.faults import kill_point
+from rrmlib.params import names
 
-# Parameters that say where things go, not what is computed: left out of the run id.
-_PLACEMENT = {"out_dir", "store", "progress"}
 PACKAGES = ("rrm-notebooks", "torch", "transformers", "pandas", "numpy", "pyarrow", "papermill",
             "evalica", "math-verify", "openai", "vllm", "matplotlib")
 
@@ -252,7 +251,8 @@ def folder_of(notebook: str, params: dict) -> Path:
 
 def run_id(notebook: str, params: dict) -> str:
     """``<notebook>-<dataset>[-r<round>]-<hash of the parameters>``: readable and unique."""
-    what = {k: v for k, v in sorted(params.items()) if k not in _PLACEMENT}
+    placement = names(role="placement")  # where things go, not what is computed
+    what = {k: v for k, v in sorted(params.items()) if k not in placement}
     digest = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:8]
     dataset = re.sub(r"[^A-Za-z0-9.-]+", "_", Path(str(params.get("dataset", "run"))).stem)
     rnd = f"-r{params['round']}" if params.get("round", 1) != 1 else ""

@@ -73,6 +73,14 @@ def pick_by_score(sets: Iterable[CandidateSet]) -> dict:
     return {s.id: int(np.argmax(s.scores)) for s in sets if s.scores is not None}
 
 
+def pick_highest_scored(scores: pd.DataFrame) -> dict:
+    """Question -> the candidate with the highest score in a (``question``, ``candidate``,
+    ``score``) table (a scalar judge's ``scores.parquet``; equal: the lower index); questions with
+    no score at all get no pick."""
+    scored = scores.dropna(subset=["score"]).rename(columns={"candidate": "entrant", "score": "rating"})
+    return {str(q): int(c) for q, c in pick_by_rating(scored[["question", "entrant", "rating"]]).items()}
+
+
 def pick_oracle(sets: Iterable[CandidateSet]) -> dict:
     """A correct candidate wherever there is one (accuracy = any correct), else candidate 0."""
     return {s.id: (s.correct.index(True) if any(s.correct) else 0) for s in sets}

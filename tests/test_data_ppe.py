@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from rrmlib.data import DataError, load_candidates, load_pairs
-from rrmlib.data.conflict_pairs import draw_conflict_pairs, read_conflict_pairs
+from rrmlib.data.ppe import draw_conflict_pairs, read_conflict_pairs
 from rrmlib.data.ppe import build_conflict_pairs
 
 ROOT = Path(__file__).resolve().parents[1]

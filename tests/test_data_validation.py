@@ -68,7 +68,7 @@ def test_bad_annotator_label(tmp_path):
 
 
 def test_out_of_range_pair_index(tmp_path):
-    from rrmlib.data.conflict_pairs import read_conflict_pairs
+    from rrmlib.data.ppe import read_conflict_pairs
     path = tmp_path / "pairs.json"
     path.write_text(json.dumps([[[0, 1]] * 5, [[0, 1], [2, 3], [4, 32], [5, 6], [7, 8]]]))
     msg = error_of(read_conflict_pairs, path)
@@ -76,7 +76,7 @@ def test_out_of_range_pair_index(tmp_path):
 
 
 def test_pair_index_that_is_not_an_integer(tmp_path):
-    from rrmlib.data.conflict_pairs import read_conflict_pairs
+    from rrmlib.data.ppe import read_conflict_pairs
     path = tmp_path / "pairs.json"
     path.write_text(json.dumps([[[0, 1], [2, "3"], [4, 5], [5, 6], [7, 8]]]))
     msg = error_of(read_conflict_pairs, path)

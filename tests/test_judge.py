@@ -122,9 +122,9 @@ def test_a_long_cpu_run_says_what_it_may_cost_before_it_starts(tmp_path, tiny_mo
                   Sampling(max_new_tokens=8192), reasoning=False, progress=False)
     params = sum(p.numel() for p in judge.backend.model.parameters())
     many = [Request(as_messages(rrm_messages(f"q{i}", "a", "b")), judge.sampling, 0) for i in range(3000)]
-    judge._warn_cost(many)
+    judge.cache.warn_cost(many)
     err = capsys.readouterr().err
     rate = 70.0 * 135e6 / params  # the documented rule: SmolLM2-135M's speed here, scaled by size
     assert f"up to {3000 * 8192:,} new tokens" in err and f"up to {3000 * 8192 / rate / 3600:.1f} hours" in err
-    judge._warn_cost(many[:2])  # a short run says nothing
+    judge.cache.warn_cost(many[:2])  # a short run says nothing
     assert capsys.readouterr().err == ""

@@ -174,3 +174,49 @@ def test_rrm_resolves_typed_paths_against_the_shell_and_leaves_defaults_to_the_p
                                  "https://api.example/v1/models/Meta-Llama-3.1-70B-Instruct/x"])
 def test_ordinary_hosts_and_model_paths_are_not_mistaken_for_keys(url):
     check("pairwise", {"base_url": url})
+
+
+# -- one declaration per parameter: every list the project keeps is derived from it (issue 22) --------
+
+def test_every_parameter_is_classified():
+    """Each parameter says whether it can change a number (its role), the paper's value where the
+    protocol fixes one, and which backends read it; the classification is checked here against
+    facts outside params.py."""
+    from rrmlib.backends.base import Sampling
+    from rrmlib.params import BACKENDS, NO_PAPER, ROLES, names, paper_values
+
+    for notebook, spec in SPECS.items():
+        for name, p in spec.items():
+            assert p.role in ROLES and set(p.backends) <= set(BACKENDS), (notebook, name)
+            if p.role != "number":  # a value that changes no number cannot be the paper's
+                assert p.paper is NO_PAPER, (notebook, name)
+    # where a run writes never changes what it computes, and is left out of the run id
+    assert names(role="placement") == {"out_dir", "store", "progress"}
+    # the paper's sampling is the backends' default sampling
+    judge = paper_values("pairwise")
+    assert (judge["temperature"], judge["top_p"], judge["max_new_tokens"]) == \
+        (Sampling().temperature, Sampling().top_p, Sampling().max_new_tokens)
+    # every notebook that runs a judge fixes the same judge settings
+    shared = {k for k in set(SPECS["knockout"]) & set(SPECS["pairwise"])
+              if SPECS["knockout"][k].judge and SPECS["pairwise"][k].judge}
+    assert {k: v for k, v in paper_values("knockout").items() if k in shared} == \
+        {k: v for k, v in judge.items() if k in shared} and "temperature" in shared
+
+
+@pytest.mark.parametrize("backend, cls", [("hf", "rrmlib.backends.hf:HFBackend"),
+                                          ("vllm", "rrmlib.backends.vllm_backend:VLLMBackend"),
+                                          ("openai", "rrmlib.backends.openai_backend:OpenAIBackend"),
+                                          ("classifier", "rrmlib.backends.classifier:ClassifierBackend")])
+def test_backend_options_are_what_each_backend_takes(backend, cls):
+    """The options derived from the declarations are keyword arguments of the backend's
+    constructor (read from its signature, not from params.py)."""
+    import importlib
+    import inspect
+
+    from rrmlib.params import backend_options
+
+    module, name = cls.split(":")
+    taken = set(inspect.signature(getattr(importlib.import_module(module), name).__init__).parameters) - {"self"}
+    p = check("pairwise", {"backend": backend, "base_url": "http://127.0.0.1:1/v1", "model": "m"})
+    options = backend_options(p)
+    assert "model" in options and set(options) <= taken, set(options) - taken

@@ -1,4 +1,4 @@
-"""A scalar reward model as the judge (backend "classifier", rrmlib.scalar): a tiny random
+"""A scalar reward model as the judge (backend "classifier", rrmlib.judge.ScalarJudge): a tiny random
 LlamaForSequenceClassification (one label, pad_token_id set) with the tiny model's tokenizer and
 chat template, checked against scores computed here directly with the model, one conversation at
 a time; then through the pairwise, knockout, elo_rival and elo_accuracy notebooks."""
@@ -14,7 +14,8 @@ from rrmlib.backends.classifier import ClassifierBackend
 from rrmlib.data import Pair, load_candidates, load_pairs
 from rrmlib.judge import Judge
 from rrmlib.params import ParameterError, check
-from rrmlib.scalar import SCORE_SAMPLING, ScalarJudge, pick_by_score
+from rrmlib.judge import SCORE_SAMPLING, ScalarJudge
+from rrmlib.selection import pick_highest_scored
 from rrmlib.store import JudgmentStore
 from notebook_runs import read, run
 
@@ -130,7 +131,7 @@ def test_best_of_n_picks_the_highest_scored_candidate(tmp_path, backend, direct)
         assert picks[s.id] == int(np.argmax(got))
     # equal scores go to the lower index; a question with no score gets no pick
     frame = pd.DataFrame({"question": ["a", "a", "a", "b"], "candidate": [0, 1, 2, 0], "score": [0.1, 0.3, 0.3, None]})
-    assert pick_by_score(frame) == {"a": 1}
+    assert pick_highest_scored(frame) == {"a": 1}
 
 
 def test_too_long_conversations_are_skipped_or_their_answer_cut(tmp_path, classifier_dir, direct):
@@ -224,7 +225,7 @@ def test_best_of_n_notebooks_with_a_scalar_judge(tmp_path, classifier_dir, direc
     picks = pd.read_parquet(knockout / "picks.parquet")
     assert dict(zip(picks["question"], picks["pick"])) == want  # distinct scores: the best wins every match
     scores = pd.read_parquet(knockout / "scores.parquet")
-    assert len(scores) == 12 and pick_by_score(scores) == want
+    assert len(scores) == 12 and pick_highest_scored(scores) == want
     nb = json.loads((knockout / "knockout.ipynb").read_text())
     assert "scalar judge" in "".join("".join(o.get("text", "")) + json.dumps(o.get("data", {}))
                                      for c in nb["cells"] for o in c.get("outputs", []))

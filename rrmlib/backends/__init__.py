@@ -9,7 +9,7 @@ _BACKENDS = {
     "hf": "rrmlib.backends.hf:HFBackend",
     "openai": "rrmlib.backends.openai_backend:OpenAIBackend",
     "vllm": "rrmlib.backends.vllm_backend:VLLMBackend",
-    # scores, not text: a scalar reward model, judged by rrmlib.scalar.ScalarJudge
+    # scores, not text: a scalar reward model, judged by rrmlib.judge.ScalarJudge
     "classifier": "rrmlib.backends.classifier:ClassifierBackend",
 }
 

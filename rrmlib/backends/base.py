@@ -131,6 +131,15 @@ class Backend(ABC):
     def describe(self) -> dict:
         return {"backend": self.name, "model": self.model_id, "revision": self.revision}
 
+    def estimate_seconds(self, requests) -> float | None:
+        """An upper bound on how long ``requests`` take (each writing to its budget), where this
+        backend can tell; None where it cannot (a server, a GPU engine)."""
+        return None
+
+    def speed_note(self) -> str:
+        """How ``estimate_seconds`` reckons, for a person reading the estimate."""
+        return ""
+
     def summary(self) -> str:
         """``describe()`` in one line for a person: the model and revision, then the settings."""
         d = dict(self.describe())

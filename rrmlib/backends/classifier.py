@@ -7,7 +7,7 @@ and its score is ``logits[0][0]``, as the Skywork-Reward model cards compute it.
 back as a ``Completion`` whose text is ``repr(score)`` (a float's repr reads back exactly) and
 whose ``finish_reason`` is ``"score"``, so the judgment store keeps scores as it keeps
 completions: keyed by model, revision, numerics (device class and dtype) and the rendered
-conversation. ``rrmlib.scalar.ScalarJudge`` turns scores into verdicts and best-of-N picks.
+conversation. ``rrmlib.judge.ScalarJudge`` turns scores into verdicts and best-of-N picks.
 
 Batches are right-padded with the model's ``pad_token_id``: the classifier pools its last token
 that is not padding, so a padded row gets the score it gets alone, up to floating-point rounding

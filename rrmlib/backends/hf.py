@@ -495,6 +495,23 @@ class HFBackend(RendersChatTemplate, Backend):
         finish = "stop" if stopped or n < max_new else "length"
         return Completion(text=text, prompt_tokens=prompt_tokens, completion_tokens=n, finish_reason=finish)
 
+    # SmolLM2-135M-Instruct generating at batch 16 on these machines' 2 CPU cores (NOTES.md,
+    # "Models on the CPU"): 70 tokens/s; another model's rate is scaled by its size.
+    CPU_TOKENS_PER_SECOND_135M = 70.0
+
+    def _cpu_rate(self) -> float:
+        params = sum(p.numel() for p in self.model.parameters())
+        return self.CPU_TOKENS_PER_SECOND_135M * 135e6 / max(params, 1.0)
+
+    def estimate_seconds(self, requests) -> float | None:
+        if self.device.type != "cpu":
+            return None
+        return sum(r.sampling.max_new_tokens for r in requests) / self._cpu_rate()
+
+    def speed_note(self) -> str:
+        params = sum(p.numel() for p in self.model.parameters())
+        return f"on this CPU, at the ~{self._cpu_rate():.0f} tokens/s a {params / 1e6:.0f}M-parameter model manages"
+
     def describe(self) -> dict:
         return {**super().describe(), "device": str(self.device), "dtype": str(self.dtype).replace("torch.", ""),
                 "batch_size": self.batch_size, "max_batch_tokens": self.max_batch_tokens, "batching": self.batching,

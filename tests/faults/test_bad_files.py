@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from rrmlib.data import CandidateSet, DataError, Pair, load_candidates, load_pairs
-from rrmlib.data.conflict_pairs import read_conflict_pairs, write_conflict_pairs
+from rrmlib.data.ppe import read_conflict_pairs, write_conflict_pairs
 from rrmlib.tournament import load_elo_merged_results, load_rrm_bracket, load_rrm_knockout_records
 
 pytestmark = pytest.mark.slow

@@ -2,7 +2,7 @@
 
 The runs are real: ``rrm run`` / ``rrm sweep`` in a subprocess, executing the pairwise and the
 knockout notebooks with papermill on the tiny random model (tests/conftest.py). The kill comes
-from the library's test hook, ``rrmlib.store.kill_point``: with ``RRM_TEST_KILL_AT=<point>[:<n>]``
+from the library's test hook, ``rrmlib.faults.kill_point``: with ``RRM_TEST_KILL_AT=<point>[:<n>]``
 in the environment, the kernel SIGKILLs the process that started it (rrm) and then itself the
 n-th time it reaches ``<point>``, so the whole run dies at once and no cleanup runs anywhere:
 
@@ -143,7 +143,7 @@ def test_a_kill_while_writing_leaves_the_old_file_or_none(tmp_path, old):
 
 
 def test_kill_point_fires_on_the_nth_time_only(tmp_path):
-    script = "from rrmlib.store import kill_point\nfor i in range(5):\n    kill_point('x')\n    print(i, flush=True)\n"
+    script = "from rrmlib.faults import kill_point\nfor i in range(5):\n    kill_point('x')\n    print(i, flush=True)\n"
     env = {**os.environ, "RRM_TEST_KILL_AT": "x:3"}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == -signal.SIGKILL and done.stdout.split() == ["0", "1"]
