@@ -16,7 +16,9 @@ import sys
 from pathlib import Path
 
 from rrmlib import params as params_mod
+from rrmlib import results
 from rrmlib import runs as runs_mod
+from rrmlib.metrics import tie_lines
 from rrmlib.sweeps import folder_of, parse_value, record_sweep, sweep_configs, sweep_index  # noqa: F401 (API)
 
 def notebooks_dir() -> Path:
@@ -288,53 +290,56 @@ def _sweep_one(label: str, notebook: str, p: dict, out_dir: Path, claim: runs_mo
     return "run"
 
 
+def _result(notebook: str, folder):
+    path = Path(folder) / "metrics.json"
+    return results.read(notebook, json.loads(path.read_text()), where=str(path))
+
+
 def headline(notebook: str, folder) -> str:
     """One line of a finished run's numbers, for the sweep's log."""
-    m = json.loads((Path(folder) / "metrics.json").read_text())
+    r = _result(notebook, folder)
     if notebook == "pairwise":
-        lo, hi = m["score_ci"] if m.get("score") is not None else (None, None)
-        score = "n/a" if m.get("score") is None else f"{m['score']:.3f} [{lo:.3f}, {hi:.3f}]"
-        return f"score {score} ({m['score_name']}), unparseable {m['unparseable']:.2f}"
+        unparseable = "n/a" if r.overall.unparseable is None else f"{r.overall.unparseable:.2f}"
+        return f"score {r.score.text()} ({r.score_name}), unparseable {unparseable}"
     if notebook == "elo_accuracy":
-        elo = {k: v for k, v in m["methods"].items() if k.startswith("ELO (")}
-        return ", ".join(f"{k} {v['accuracy']:.3f}" for k, v in elo.items()) + f" over {m['questions']} questions"
+        elo = {k: v for k, v in r.methods.items() if k.startswith("ELO (")}
+        return ", ".join(f"{k} {v.accuracy.text()}" for k, v in elo.items()) + f" over {r.questions} questions"
     if notebook == "knockout":
-        acc = "n/a" if m.get("accuracy") is None else f"{m['accuracy']:.3f}"
-        return f"{m['format']} accuracy {acc}, {m['judgments_per_question']:.1f} judgments per question"
+        per_question = "n/a" if r.judgments_per_question is None else f"{r.judgments_per_question:.1f}"
+        return f"{r.format} accuracy {r.accuracy.text()}, {per_question} judgments per question"
     if notebook == "elo_rival":
-        return f"{m['matches']} matches, {m['judgments']} judgments, unparseable {m['unparseable']:.2f}"
-    return f"{len(m.get('cells', []))} cells"
+        unparseable = "n/a" if r.unparseable is None else f"{r.unparseable:.2f}"
+        return f"{r.matches} matches, {r.judgments} judgments, unparseable {unparseable}"
+    return f"{len(r.cells)} cells"
 
 
 def print_summary(out_dir: Path) -> None:
     m = json.loads((out_dir / "metrics.json").read_text())
+    r = results.read("pairwise", m, where=str(out_dir / "metrics.json"))
     meta = json.loads((out_dir / "meta.json").read_text())
-    rows = [("all", m)] + sorted(m.get("subsets", {}).items())
     print(f"\n{'subset':<16}{'accuracy':>9}{'95% CI':>16}{'n':>6}{'unparseable':>13}{'cut off':>9}")
-    for name, r in rows:
-        acc = "-" if r["accuracy"] is None else f"{r['accuracy']:.3f}"
-        ci = "-" if r["ci_low"] is None else f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
-        print(f"{name:<16}{acc:>9}{ci:>16}{r['n']:>6}{r['unparseable']:>13.2f}{r['cut_off']:>9.2f}")
-    from rrmlib.metrics import tie_lines
-
+    for name, row in [("all", r.overall)] + sorted(r.subsets.items()):
+        a = row.accuracy
+        acc = "-" if a.value is None else f"{a.value:.3f}"
+        ci = "-" if a.ci_low is None else f"[{a.ci_low:.2f}, {a.ci_high:.2f}]"
+        rate = lambda x: "-" if x is None else f"{x:.2f}"  # noqa: E731
+        print(f"{name:<16}{acc:>9}{ci:>16}{row.n:>6}{rate(row.unparseable):>13}{rate(row.cut_off):>9}")
     for line in tie_lines(m):  # ties are not judged: a subset of ties only has no row above
         print(line)
-    if "sections" in m:
-        print("\nRewardBench " + "  ".join(f"{k} {v:.3f}" for k, v in m["sections"].items()))
-    if m.get("score") is not None:
-        lo, hi = m["score_ci"]
-        print(f"\nscore {m['score']:.4f} [{lo:.4f}, {hi:.4f}]: {m['score_name']}")
-    rules = m.get("verdict_rules", {})
-    for rule, r in sorted(rules.items(), key=lambda kv: kv[0] != "paper"):  # the paper's first
-        if r["score"] is not None:
-            print(f"  read by the {rule} verdict rule: {r['score']:.4f} (unparseable {r['unparseable']:.2f})")
+    if r.sections is not None:
+        print("\nRewardBench " + "  ".join(f"{k} {v.value:.3f}" for k, v in r.sections.items()))
+    if r.score.value is not None:
+        print(f"\nscore {r.score.text(4)}: {r.score_name}")
+    for rule, row in sorted(r.verdict_rules.items(), key=lambda kv: kv[0] != "paper"):  # the paper's first
+        if row.get("score") is not None:
+            print(f"  read by the {rule} verdict rule: {row['score']:.4f} (unparseable {row['unparseable']:.2f})")
     protocol = meta.get("protocol", {})
     if protocol.get("deviations"):
         print("departs from the paper's protocol in:", ", ".join(f"{k}={v!r}" for k, v in protocol["deviations"].items()))
     c = meta["completions"]
     print(f"\ncompletions: {c['generated']} generated, {c['reused']} reused from the store")
-    if m.get("warnings"):  # each was printed in full while the notebook ran
-        print(f"{len(m['warnings'])} warning(s) above, also in metrics.json")
+    if r.warnings:  # each was printed in full while the notebook ran
+        print(f"{len(r.warnings)} warning(s) above, also in metrics.json")
 
 
 def main(argv=None) -> int:
@@ -469,22 +474,24 @@ def list_runs(*, clean: bool = False) -> int:
 
 def print_bestofn_summary(notebook: str, folder: Path) -> None:
     """The headline numbers of an elo_rival, elo_accuracy or knockout run."""
-    m = json.loads((folder / "metrics.json").read_text())
+    r = _result(notebook, folder)
     print()
     if notebook == "elo_accuracy":
         print(f"{'method':<34}{'accuracy':>9}{'95% CI':>18}{'n':>6}{'judgments/q':>13}")
-        for name, r in m["methods"].items():
-            ci = "-" if r["ci_low"] is None else f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
-            jpq = "-" if r["judgments_per_question"] is None else f"{r['judgments_per_question']:.1f}"
-            print(f"{name:<34}{r['accuracy']:>9.3f}{ci:>18}{r['n']:>6}{jpq:>13}")
-        print(f"\n{m['questions']} questions; ELO and Bradley-Terry agree on the pick for {m['elo_bt_agreement']}")
-    else:
-        print(headline(notebook, folder))
-        keys = ("questions", "matches", "judgments", "judge_calls", "reasks", "unparseable", "cut_off", "coin_flips",
-                "draws", "slot1_share")
-        print("  ".join(f"{k} {m[k]:.3g}" if isinstance(m.get(k), float) else f"{k} {m.get(k)}" for k in keys if k in m))
-        for name, value in (m.get("baselines") or {}).items():
-            print(f"  baseline {name}: {value:.3f}")
+        for name, row in r.methods.items():
+            a = row.accuracy
+            ci = "-" if a.ci_low is None else f"[{a.ci_low:.3f}, {a.ci_high:.3f}]"
+            jpq = "-" if row.judgments_per_question is None else f"{row.judgments_per_question:.1f}"
+            acc = "-" if a.value is None else f"{a.value:.3f}"
+            print(f"{name:<34}{acc:>9}{ci:>18}{row.n if row.n is not None else '-':>6}{jpq:>13}")
+        print(f"\n{r.questions} questions; ELO and Bradley-Terry agree on the pick for {r.elo_bt_agreement}")
+        return
+    print(headline(notebook, folder))
+    spent = {"questions": r.questions, "matches": r.matches, "judgments": r.judgments, **r.spent,
+             "unparseable": r.unparseable}
+    print("  ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in spent.items()))
+    for name, value in getattr(r, "baselines", {}).items():
+        print(f"  baseline {name}: {value:.3f}")
 
 
 if __name__ == "__main__":

@@ -14,11 +14,13 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from rrmlib import results
 from rrmlib.metrics import UNPARSEABLE_WARN
 from rrmlib.paper import PUBLISHED
 
@@ -49,6 +51,11 @@ class Run:
     @property
     def deviations(self) -> dict:
         return self.meta.get("protocol", {}).get("deviations", {})
+
+    @cached_property
+    def result(self):
+        """The run's numbers, typed (``rrmlib.results``)."""
+        return results.read(self.notebook, self.metrics, where=f"{self.path / 'metrics.json'}")
 
 
 @dataclass
@@ -114,8 +121,7 @@ def _sources(run: Run, runs_by_path: dict) -> list[Run]:
 
 def _source_unparseable(run: Run, runs_by_path: dict) -> float | None:
     """elo_accuracy rates records judged elsewhere: the unparseable share of those runs."""
-    shares = [src.metrics["unparseable"] for src in _sources(run, runs_by_path)
-              if src.metrics.get("unparseable") is not None]
+    shares = [src.result.unparseable for src in _sources(run, runs_by_path) if src.result.unparseable is not None]
     return max(shares) if shares else None
 
 
@@ -129,6 +135,14 @@ def _deviations(run: Run, runs_by_path: dict) -> dict:
 
 def dataset_label(run: Run) -> str:
     return Path(str(run.params.get("dataset", "?"))).stem
+
+
+def ppe_set(run: Run) -> str | None:
+    """The PPE set a pairwise run judged (its one subset is a PPE set's name), else None."""
+    if run.notebook != "pairwise" or run.result.sections is not None or len(run.result.subsets) != 1:
+        return None
+    [name] = run.result.subsets
+    return name if name in PPE_SETS else None
 
 
 def collect(paths) -> tuple[list[Run], list[str]]:
@@ -163,42 +177,40 @@ def cells(runs: list[Run], *, seed: int = 0, n_boot: int = 1000) -> list[Cell]:
     out: list[Cell] = []
     ppe: dict[tuple[str, str, str], list[Run]] = {}
     for run in runs:
-        judge, m = judge_name(run, by_path), run.metrics
+        judge, r = judge_name(run, by_path), run.result
 
-        def cell(column, value, lo=None, hi=None, **kw):
+        def cell(column, estimate, **kw):
             kw.setdefault("deviations", run.deviations)
-            out.append(Cell(judge, column, value, lo, hi, sources=[str(run.path)], runs=[run], **kw))
+            out.append(Cell(judge, column, estimate.value, estimate.ci_low, estimate.ci_high, sources=[str(run.path)],
+                            runs=[run], **kw))
 
         if run.notebook == "pairwise":
-            subsets = list(m.get("subsets", {}))
-            if "sections" in m:
+            if r.sections is not None:
                 for col in RB_COLUMNS:
-                    if col in m["sections"]:
-                        cell(f"RewardBench {col}", m["sections"][col], *m["sections_ci"][col],
-                             unparseable=m["unparseable"])
-            elif len(subsets) == 1 and subsets[0] in PPE_SETS:
-                ppe.setdefault((judge, subsets[0], _settings(run)), []).append(run)
+                    if col in r.sections:
+                        cell(f"RewardBench {col}", r.sections[col], unparseable=r.overall.unparseable)
+            elif ppe_set(run) is not None:
+                ppe.setdefault((judge, ppe_set(run), _settings(run)), []).append(run)
             else:
-                cell(dataset_label(run), m["score"], *m["score_ci"], unparseable=m["unparseable"])
+                cell(dataset_label(run), r.score, unparseable=r.overall.unparseable)
         elif run.notebook == "elo_accuracy":
-            for method, row in m.get("methods", {}).items():
+            for method, row in r.methods.items():
                 if method.startswith("scalar judge"):  # a scalar reward model's own pick: N forward passes
-                    cell(f"best-of-N scalar pick, {dataset_label(run)}", row["accuracy"], row["ci_low"],
-                         row["ci_high"], judgments_per_question=row["judgments_per_question"],
-                         deviations=_deviations(run, by_path))
+                    cell(f"best-of-N scalar pick, {dataset_label(run)}", row.accuracy,
+                         judgments_per_question=row.judgments_per_question, deviations=_deviations(run, by_path))
                 if method.startswith("ELO ("):
                     kind = method[len("ELO ("):-1]
-                    cell(f"best-of-N ELO ({kind}), {dataset_label(run)}", row["accuracy"], row["ci_low"],
-                         row["ci_high"], judgments_per_question=row["judgments_per_question"],
+                    cell(f"best-of-N ELO ({kind}), {dataset_label(run)}", row.accuracy,
+                         judgments_per_question=row.judgments_per_question,
                          unparseable=_source_unparseable(run, by_path), deviations=_deviations(run, by_path))
-        elif run.notebook == "knockout" and m.get("scalar_judge"):
-            sj = m["scalar_judge"]
-            cell(f"best-of-N scalar pick, {dataset_label(run)}", sj["accuracy"], sj["ci_low"], sj["ci_high"],
-                 judgments_per_question=sj["judgments_per_question"])
-        if run.notebook == "knockout" and m.get("accuracy") is not None:
-            name = "knockout" if m.get("format", "knockout") == "knockout" else "Swiss"
-            cell(f"best-of-N {name}, {dataset_label(run)}", m["accuracy"], m.get("ci_low"), m.get("ci_high"),
-                 judgments_per_question=m.get("judgments_per_question"), unparseable=m.get("unparseable"))
+        elif run.notebook == "knockout":
+            if r.scalar_judge is not None:
+                cell(f"best-of-N scalar pick, {dataset_label(run)}", r.scalar_judge.accuracy,
+                     judgments_per_question=r.scalar_judge.judgments_per_question)
+            if r.accuracy.value is not None:
+                name = "knockout" if r.format == "knockout" else "Swiss"
+                cell(f"best-of-N {name}, {dataset_label(run)}", r.accuracy,
+                     judgments_per_question=r.judgments_per_question, unparseable=r.unparseable)
     for (judge, name, _), found in ppe.items():
         out.append(ppe_cell(judge, name, found, seed=seed, n_boot=n_boot))
     return short_rows(variant_rows(out))
@@ -296,12 +308,12 @@ def ppe_cell(judge: str, name: str, rounds: list[Run], *, seed: int = 0, n_boot:
     from rrmlib.metrics import pair_scores
 
     rounds, note = ppe_rounds_of(rounds)
-    accs = [r.metrics["score"] for r in rounds]
-    first = next((r.metrics["score"] for r in rounds if r.params.get("round", 1) == 1), None)
+    accs = [r.result.score.value for r in rounds]
+    first = next((r.result.score.value for r in rounds if r.params.get("round", 1) == 1), None)
     per_prompt = []
     for r in rounds:
         res = pd.read_parquet(r.path / "results.parquet")
-        s = pair_scores(res, r.metrics.get("policy", "tie"))["score"]
+        s = pair_scores(res, r.result.policy)["score"]
         per_prompt.append(s.rename(lambda pid: str(pid).rsplit("-r", 1)[0]))
     table = pd.concat(per_prompt, axis=1)  # prompt x round
     x = table.to_numpy(dtype=float)
@@ -314,7 +326,7 @@ def ppe_cell(judge: str, name: str, rounds: list[Run], *, seed: int = 0, n_boot:
         deviations.update(r.deviations)
     return Cell(judge, f"PPE {name}", float(np.mean(accs)), lo, hi,
                 sd=float(np.std(accs, ddof=1)) if len(accs) > 1 else None, rounds=len(accs),
-                unparseable=max(r.metrics["unparseable"] for r in rounds), deviations=deviations,
+                unparseable=max(r.result.overall.unparseable or 0.0 for r in rounds), deviations=deviations,
                 sources=[str(r.path) for r in rounds], first_round=first, note=note, runs=list(rounds))
 
 
@@ -483,11 +495,10 @@ def ppe_rounds(runs: list[Run]) -> pd.DataFrame:
     by_path = {r.path.resolve(): r for r in runs}
     rows = []
     for r in runs:
-        subsets = list(r.metrics.get("subsets", {}))
-        if r.notebook == "pairwise" and len(subsets) == 1 and subsets[0] in PPE_SETS and "sections" not in r.metrics:
-            lo, hi = r.metrics["score_ci"]
-            rows.append({"judge": judge_name(r, by_path), "set": subsets[0], "round": r.params.get("round", 1),
-                         "accuracy": r.metrics["score"], "ci_low": lo, "ci_high": hi})
+        if ppe_set(r) is not None:
+            score = r.result.score
+            rows.append({"judge": judge_name(r, by_path), "set": ppe_set(r), "round": r.params.get("round", 1),
+                         "accuracy": score.value, "ci_low": score.ci_low, "ci_high": score.ci_high})
     return pd.DataFrame(rows, columns=["judge", "set", "round", "accuracy", "ci_low", "ci_high"])
 
 
@@ -513,15 +524,15 @@ def thinking_tokens(runs: list[Run]) -> pd.DataFrame:
 
 def voting_curves(runs: list[Run]) -> pd.DataFrame:
     by_path = {r.path.resolve(): r for r in runs}
-    rows = [{"judge": judge_name(r, by_path), "dataset": dataset_label(r), "votes": int(k), "accuracy": v}
-            for r in runs if r.notebook == "pairwise" for k, v in r.metrics.get("voting_curve", {}).items()]
+    rows = [{"judge": judge_name(r, by_path), "dataset": dataset_label(r), "votes": k, "accuracy": v}
+            for r in runs if r.notebook == "pairwise" for k, v in r.result.voting_curve.items()]
     return pd.DataFrame(rows, columns=["judge", "dataset", "votes", "accuracy"])
 
 
 def budget_curves(runs: list[Run]) -> pd.DataFrame:
     """Accuracy per thinking budget, forced and truncation-scored, for runs that have budgets."""
     by_path = {r.path.resolve(): r for r in runs}
-    rows = [{"judge": judge_name(r, by_path), "dataset": dataset_label(r), "budget": int(b),
+    rows = [{"judge": judge_name(r, by_path), "dataset": dataset_label(r), "budget": b,
              "forced": v["forced"]["accuracy"], "truncated": v["truncated"]["accuracy"]}
-            for r in runs if r.notebook == "pairwise" for b, v in r.metrics.get("think_budgets", {}).items()]
+            for r in runs if r.notebook == "pairwise" for b, v in r.result.think_budgets.items()]
     return pd.DataFrame(rows, columns=["judge", "dataset", "budget", "forced", "truncated"])

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from rrmlib import results
 from rrmlib.faults import kill_point
 from rrmlib.params import names
 
@@ -333,6 +334,9 @@ class RunDir:
         return atomic_write(self.path / name, buf.getvalue(), "write_results")
 
     def write_metrics(self, metrics: dict) -> Path:
+        """``metrics.json``, once it reads as this notebook's results (``rrmlib.results``): a
+        field its readers need and the notebook did not write fails here, not in a report."""
+        results.read(self.notebook, json.loads(_dump(metrics)), where=f"{self.notebook} metrics for {self.path}")
         return atomic_write(self.path / "metrics.json", _dump(metrics), "write_metrics")
 
     def write_meta(self, **extra) -> Path:

@@ -12,9 +12,11 @@ from rrmlib.runs import atomic_write
 
 def finished_run(folder, score, *, dataset="demo", judge="HuggingFaceTB/SmolLM2-135M-Instruct", **params):
     folder.mkdir(parents=True)
+    row = {"accuracy": score, "ci_low": score - 0.1, "ci_high": score + 0.1, "n": 12, "unparseable": 0.0,
+           "cut_off": 0.0}
     atomic_write(folder / "metrics.json", json.dumps({
-        "score": score, "score_ci": [score - 0.1, score + 0.1], "score_name": "accuracy", "accuracy": score,
-        "unparseable": 0.0, "subsets": {"maths": {}, "facts": {}}}))
+        **row, "score": score, "score_ci": [score - 0.1, score + 0.1], "score_name": "accuracy",
+        "subsets": {"maths": row, "facts": row}}))
     atomic_write(folder / "meta.json", json.dumps({
         "notebook": "pairwise", "run_id": folder.name, "params": {"dataset": dataset, **params},
         "judge": {"model": judge, "backend": "hf"}, "protocol": {"deviations": {}}}))

@@ -232,7 +232,8 @@ def test_rrm_runs_lists_every_run_and_cleans_only_failed_and_unfinished_ones(tmp
     done.mkdir(parents=True)
     (done / ".rrm-run").touch()
     (done / "metrics.json").write_text(json.dumps({"score": 0.5, "score_ci": [0.4, 0.6], "score_name": "accuracy",
-                                                  "unparseable": 0.1}))
+                                                  "accuracy": 0.5, "ci_low": 0.4, "ci_high": 0.6, "n": 10,
+                                                  "unparseable": 0.1, "cut_off": 0.0, "subsets": {}}))
     (done / "meta.json").write_text(json.dumps({"notebook": "pairwise", "run_id": done.name, "params": {},
                                                "started": "2026-12-07T10:00:00"}))
     failed = runs / "pairwise-demo-bbbb"
