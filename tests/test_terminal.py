@@ -37,7 +37,7 @@ def test_a_pairwise_run_prints_what_a_person_needs(tmp_path, tiny_model_dir):
     assert len(before) <= 4, before
     assert before[0].startswith("pairwise parameters given: limit=4, ") and "store=" in before[0]
     assert any(line.startswith("run folder: ") for line in before)
-    assert "4 pairs from 'demo'" in before
+    assert "4 pairs to judge from 'demo'" in before
     assert re.search(r"^score \d\.\d{4} \[", done.stdout, re.M)  # the headline
     assert out[-1].startswith("executed notebook: ") and out[-1].endswith("pairwise.ipynb")
     assert len(out) <= 25, done.stdout
