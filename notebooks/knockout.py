@@ -50,7 +50,8 @@ from IPython.display import display
 from rrmlib import bestofn, plots, selection
 from rrmlib.data.hub import HubUnavailable
 from rrmlib.runs import RunDir
-from rrmlib.tournament import Knockout, load_rrm_bracket, load_rrm_knockout_records, replay
+from rrmlib.data.rrm_records import load_rrm_bracket, load_rrm_knockout_records
+from rrmlib.tournament import Knockout, replay
 
 run = RunDir.start("knockout", P)
 print("run folder:", run.path, "| mode:", "replay of recorded matches" if REPLAY else f"judge plays {P['format']}")

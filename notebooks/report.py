@@ -33,8 +33,6 @@ _names_before = rrmlib.params.fresh("report", globals())
 # %%
 P = rrmlib.params.in_notebook("report", globals(), _names_before)
 
-from pathlib import Path
-
 import pandas as pd
 from IPython.display import Markdown, display
 

@@ -19,11 +19,11 @@ import pandas as pd
 
 from rrmlib import ratings, selection
 from rrmlib.data import CandidateSet, load_candidates
+from rrmlib.data.rrm_records import elo_coins, load_elo_merged_results
 from rrmlib.judge import swapped
 from rrmlib.metrics import bootstrap_ci
 from rrmlib.seeding import stable_int
-from rrmlib.tournament import (Ask, Driver, Knockout, RoundRobin, Swiss, elo_coins, load_elo_merged_results,
-                               matches_frame)
+from rrmlib.tournament import Ask, Driver, Knockout, RoundRobin, Swiss, matches_frame
 
 FORMATS = ("round_robin", "knockout", "swiss")
 ORDERS = ("scheduled", "shuffle")

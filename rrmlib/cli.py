@@ -19,7 +19,7 @@ from rrmlib import params as params_mod
 from rrmlib import results
 from rrmlib import runs as runs_mod
 from rrmlib.metrics import tie_lines
-from rrmlib.sweeps import folder_of, parse_value, record_sweep, sweep_configs, sweep_index  # noqa: F401 (API)
+from rrmlib.sweeps import folder_of, parse_value, record_sweep, sweep_configs
 
 def notebooks_dir() -> Path:
     """``notebooks/`` under the working directory, else beside the installed package (an

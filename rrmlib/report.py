@@ -425,7 +425,7 @@ def figure_cells(measured: list[Cell]) -> pd.DataFrame:
 
 
 def footnotes(measured: list[Cell]) -> list[str]:
-    notes = [f"Percent; [95% bootstrap interval]; PPE: mean ± sd over the rounds present; j/q: judgments per question.",
+    notes = ["Percent; [95% bootstrap interval]; PPE: mean ± sd over the rounds present; j/q: judgments per question.",
              f"({UNPARSEABLE_MARK}) a number in parentheses with {UNPARSEABLE_MARK}: more than {UNPARSEABLE_WARN:.0%} of "
              f"the judgments behind it gave no verdict, so it is mostly the unparseable policy's, not the judge's."]
     if any(" · " in c.judge for c in measured):

@@ -377,12 +377,6 @@ def strip_string(string, skip_unit=False):
     return string
 
 
-
-    if patt is not None:
-        return patt.group("ans").upper()
-    return "placeholder"
-
-
 direct_answer_trigger_for_fewshot = ("choice is", "answer is")
 
 

@@ -13,7 +13,8 @@ from rrmlib.backends.base import Completion
 from rrmlib.data import CandidateSet, load_candidates
 from rrmlib.judge import Judge, Judgment
 from rrmlib.store import JudgmentStore
-from rrmlib.tournament import Knockout, load_rrm_bracket, load_rrm_knockout_records, replay
+from rrmlib.data.rrm_records import load_rrm_bracket, load_rrm_knockout_records
+from rrmlib.tournament import Knockout, replay
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SAMPLING = Sampling(temperature=0.6, max_new_tokens=6, seed=0)

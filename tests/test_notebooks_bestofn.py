@@ -22,7 +22,7 @@ from rrmlib.backends.base import Completion
 from rrmlib.data import load_candidates
 from rrmlib.judge import Judge
 from rrmlib.store import JudgmentStore
-from rrmlib.tournament import load_elo_merged_results
+from rrmlib.data.rrm_records import load_elo_merged_results
 from rrmlib.cli import notebook_source
 from notebook_runs import read, run
 

@@ -15,7 +15,8 @@ from original_rrm import original_elo_rival_record, original_verdict
 
 from rrmlib import bestofn
 from rrmlib.prompts import parse_verdict
-from rrmlib.tournament import Knockout, load_elo_merged_results, load_rrm_bracket, load_rrm_knockout_records, replay
+from rrmlib.data.rrm_records import load_elo_merged_results, load_rrm_bracket, load_rrm_knockout_records
+from rrmlib.tournament import Knockout, replay
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -117,7 +118,7 @@ def test_elo_rival_results_reads_only_the_unspaced_verdicts():
 
 
 def test_the_papers_merged_results_flag_the_matches_its_coin_decided(tmp_path):
-    from rrmlib.tournament import elo_coins
+    from rrmlib.data.rrm_records import elo_coins
 
     # A merged file as elo_rival_results.py writes it: one record per (crafted) judgment line.
     lines = [json.dumps({"idx": q, "is_shuffle": q % 3 == 0, "pred": [p], "score": [None]})

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rrmlib.tournament import (Driver, Knockout, Match, RoundRobin, Swiss, load_elo_merged_results,
-                               load_rrm_bracket, load_rrm_knockout_records, matches_frame, play, replay)
+from rrmlib.data.rrm_records import load_elo_merged_results, load_rrm_bracket, load_rrm_knockout_records
+from rrmlib.tournament import Driver, Knockout, Match, RoundRobin, Swiss, matches_frame, play, replay
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

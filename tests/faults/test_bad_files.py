@@ -41,7 +41,7 @@ import pytest
 
 from rrmlib.data import CandidateSet, DataError, Pair, load_candidates, load_pairs
 from rrmlib.data.ppe import read_conflict_pairs, write_conflict_pairs
-from rrmlib.tournament import load_elo_merged_results, load_rrm_bracket, load_rrm_knockout_records
+from rrmlib.data.rrm_records import load_elo_merged_results, load_rrm_bracket, load_rrm_knockout_records
 
 pytestmark = pytest.mark.slow
 
