@@ -74,18 +74,9 @@ class _KnownParameters(logging.Filter):
         return not record.getMessage().startswith("Passed unknown parameter")
 
 
-def _kernel_manager():
-    """A kernel manager whose kernel talks over local IPC sockets rather than TCP ports (the
-    kernel warns about plaintext TCP; nothing here needs a port)."""
-    from jupyter_client.manager import AsyncKernelManager
-    from traitlets import default
-
-    class IPCKernelManager(AsyncKernelManager):
-        @default("transport")
-        def _default_transport(self):
-            return "ipc"
-
-    return IPCKernelManager
+# The kernel's own log (not the notebook's output): only its errors reach the terminal. (It warns
+# at every start that it talks over local TCP without encryption, as every Jupyter kernel does.)
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 
 
 class Terminated(KeyboardInterrupt):
@@ -152,7 +143,7 @@ def execute(notebook: str, p: dict, *, out_dir: str | None = None, progress: boo
                     if progress else {}
                 papermill.execute_notebook(notebook_source(notebook), str(output), parameters=p,
                                            kernel_name="python3", progress_bar=False, log_output=False,
-                                           kernel_manager_class=_kernel_manager(), **streams)
+                                           extra_arguments=KERNEL_ARGUMENTS, **streams)
             except BaseException as e:
                 try:
                     runs_mod.atomic_write(folder / runs_mod.FAILED, failure_text(notebook, output, e))

@@ -117,14 +117,24 @@ def test_sweep_survives_a_dead_kernel_reports_it_and_reruns_it(tmp_path, tiny_mo
 
     from rrmlib.runs import is_complete
 
+    import sqlite3
+
+    from rrmlib.store import JudgmentStore
+
     f = tmp_path / "s.yaml"
-    base = {"model": str(tiny_model_dir), "limit": 2, "max_new_tokens": 4, "store": str(tmp_path / "j.sqlite")}
+    store = tmp_path / "j.sqlite"
+    base = {"model": str(tiny_model_dir), "limit": 2, "max_new_tokens": 4, "store": str(store)}
     f.write_text(yaml.safe_dump({"notebook": "pairwise", "parameters": base, "grid": {"order": ["fixed", "both"]}}))
     dead, alive = (run_folder(tmp_path, "pairwise", {**base, "order": o}) for o in ("fixed", "both"))
+    # The test holds the store's write lock: the first run cannot commit its first batch, so it is
+    # still running, whatever the machine's speed, when its kernel is killed.
+    JudgmentStore(store).close()
+    holder = sqlite3.connect(store, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
     rrm = [sys.executable, "-m", "rrmlib.cli", "sweep", str(f)]
     sweep = subprocess.Popen(rrm, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=in_root(tmp_path))
-    deadline, killed = time.monotonic() + 180, None
+    deadline, killed = time.monotonic() + 300, None  # a guard against hanging, not a measurement
     try:
         while killed is None:
             assert sweep.poll() is None and time.monotonic() < deadline, "the run ended before its kernel was killed"
@@ -136,8 +146,10 @@ def test_sweep_survives_a_dead_kernel_reports_it_and_reruns_it(tmp_path, tiny_mo
                     kernels[0].kill()
                     killed = kernels[0].pid
             time.sleep(0.05)
+        holder.execute("COMMIT")  # the next run may write
         out, err = sweep.communicate(timeout=300)
     finally:
+        holder.close()
         if sweep.poll() is None:
             sweep.kill()
     assert sweep.returncode == 1, err[-3000:]

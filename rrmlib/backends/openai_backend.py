@@ -116,6 +116,7 @@ class OpenAIBackend(Backend):
         self.reasoning = reasoning
         self.tokenizer_name, self._tokenizer = tokenizer, None
         self.stats = {u: {"completed": 0, "failed": 0} for u in self.base_urls}
+        self.waits: list[float] = []  # seconds waited before each retry, as chosen (diagnostics, tests)
         self._turn = 0
 
     # -- what the Judge asks --------------------------------------------------------------
@@ -295,6 +296,7 @@ class OpenAIBackend(Backend):
         for attempt in range(self.max_retries + 1):
             s = self._pick(servers, failed)
             if failed is not None and (s is failed or s.down_until > time.monotonic()):
+                self.waits.append(delay)
                 await asyncio.sleep(delay)  # no healthy server to move to: back off first
             s.in_flight += 1
             problem = refusal = retry_after = None

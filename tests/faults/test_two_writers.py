@@ -9,12 +9,11 @@ import json
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
 STORE_SCRIPT = textwrap.dedent("""
-    import json, sys
+    import json, sys, threading, time
     from rrmlib.backends.base import Completion
     from rrmlib.store import JudgmentStore
 
@@ -23,6 +22,13 @@ STORE_SCRIPT = textwrap.dedent("""
     store = JudgmentStore(path, busy_timeout=0.001)
     print("ready", flush=True)
     sys.stdin.readline()  # start together: the test holds the write lock until then
+
+    def tell_when_waiting():  # the first retry of the first write means: waiting on the lock
+        while store.retries == 0:
+            time.sleep(0.001)
+        print("waiting", flush=True)
+
+    threading.Thread(target=tell_when_waiting, daemon=True).start()
     meta = {"backend": "b", "model": "m", "revision": "r", "prompt": "p", "sampling": {}, "sample": 0}
     inserted, seen = 0, {}
     for i in range(n):
@@ -50,7 +56,8 @@ def test_two_processes_hammering_one_store_lose_nothing(tmp_path):
         for p in procs:
             p.stdin.write("go\n")
             p.stdin.flush()
-        time.sleep(0.5)  # both now wait on the lock, then retry
+        for p in procs:  # both wait on the held lock (each says so at its first retry), then it goes
+            assert p.stdout.readline().strip() == "waiting", p.stderr.read()
         holder.execute("COMMIT")
         outs = [p.communicate(timeout=300) for p in procs]
     finally:
@@ -59,7 +66,7 @@ def test_two_processes_hammering_one_store_lose_nothing(tmp_path):
             p.kill() if p.poll() is None else None
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0 and "locked" not in err, err
-    a, b = (json.loads(out) for out, _ in outs)
+    a, b = (json.loads(out.splitlines()[-1]) for out, _ in outs)
     assert a["retries"] > 0 and b["retries"] > 0  # the lock was met, and waited out
     assert a["inserted"] + b["inserted"] == n + 1  # every key stored exactly once
     with JudgmentStore(path) as s:
