@@ -1,5 +1,6 @@
 """From judgments to numbers: per-pair scores under a verdict policy, accuracy with confidence
-intervals, per-subset tables, the voting curve and position consistency.
+intervals, per-subset tables, the voting curve and position consistency (each pair's votes and
+the bootstrap: ``rrmlib.votes``).
 
 A pair's verdict is the majority of its judgments (all shown orders, the first k samples of
 each). Unparseable judgments do not vote; a pair with no majority (a tied vote, or nothing
@@ -11,61 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from rrmlib import scoring as benchmarks
 from rrmlib.rewardbench import SECTION_OF, rewardbench_sections  # contract: rrmlib.metrics.rewardbench_sections
-
-POLICIES = ("tie", "wrong", "exclude")
-
-
-def pair_scores(results: pd.DataFrame, policy: str = "tie", *, votes: int | None = None,
-                order: str | None = None) -> pd.DataFrame:
-    """One row per pair: votes for each answer, whether it was decided, and its score.
-
-    ``votes`` keeps the first k samples of each shown order; ``order`` keeps one shown order.
-    Pairs labelled a tie by humans are dropped (no answer is right).
-    """
-    if policy not in POLICIES:
-        raise ValueError(f"unparseable policy must be one of {POLICIES}, got {policy!r}")
-    df = judged_rows(results)
-    if votes is not None:
-        df = df[df["sample"] < votes]
-    if order is not None:
-        df = df[df["order"] == order]
-    grouped = df.groupby("pair_id", sort=True, observed=True)
-    out = pd.DataFrame({
-        "subset": grouped["subset"].first(),
-        "for_chosen": grouped["picked"].agg(lambda s: int((s == "chosen").sum())),
-        "for_rejected": grouped["picked"].agg(lambda s: int((s == "rejected").sum())),
-        "unparseable": grouped["picked"].agg(lambda s: int(s.isna().sum())),
-        "cut_off": grouped["cut_off"].sum().astype(int),
-        "judgments": grouped.size(),
-    })
-    decided = out["for_chosen"] != out["for_rejected"]
-    score = (out["for_chosen"] > out["for_rejected"]).astype(float)
-    undecided_score = {"tie": 0.5, "wrong": 0.0, "exclude": np.nan}[policy]
-    out["decided"] = decided
-    out["score"] = score.where(decided, undecided_score)
-    return out
-
-
-def judged_rows(results: pd.DataFrame) -> pd.DataFrame:
-    """The judgments that count: not a human tie, and not skipped for not fitting the judge's
-    context (those are counted apart, as ``too_long``)."""
-    df = results[~results["tie"]]
-    if "fit" in df.columns:
-        df = df[df["fit"].fillna("whole") != "too long"]
-    return df
-
-
-def bootstrap_ci(scores, *, seed: int = 0, n_boot: int = 1000, level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean, seeded so reruns print the same numbers."""
-    x = np.asarray(pd.Series(scores).dropna(), dtype=float)
-    if len(x) == 0:
-        return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, len(x), size=(n_boot, len(x)))].mean(axis=1)
-    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
-    return float(lo), float(hi)
-
+from rrmlib.votes import bootstrap_ci, judged_rows, pair_scores
 
 PAIR_MEAN = "accuracy (mean over pairs)"
 
@@ -230,17 +179,8 @@ def metrics(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0, scorin
     out = summarize(results, policy, seed=seed)
     out["policy"] = policy
     out["subsets"] = subset_summaries(results, policy, seed=seed, ties=ties)
-    scored = {k: v["accuracy"] for k, v in out["subsets"].items() if v["accuracy"] is not None}
-    if scored and set(out["subsets"]) <= set(SECTION_OF) and scoring is None:
-        out.update(rewardbench_score(results, policy, seed=seed))  # the leaderboard's four numbers and their mean
-    else:
-        out.update(score=out["accuracy"], score_ci=[out["ci_low"], out["ci_high"]], score_name=PAIR_MEAN)
-    bench = {}
-    if scoring is not None:  # the benchmark's own numbers and headline, as its authors compute them
-        from rrmlib import scoring as benchmarks
-
-        bench = benchmarks.score(results, scoring, seed=seed)
-        out.update({k: v for k, v in bench.items() if k != "warnings"})
+    bench = headline(results, out, policy, seed=seed, scoring=scoring)
+    out.update({k: v for k, v in bench.items() if k != "warnings"})
     # Position consistency needs pairs shown both ways (order="both"); a shuffled run shows each
     # pair once, in one order or the other, and has nothing to compare.
     shown_both = (results.groupby("pair_id", observed=True)["order"].nunique() > 1).any() if len(results) else False
@@ -258,6 +198,21 @@ def metrics(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0, scorin
         out["verdict_rules"] = rules
     out["warnings"] = warnings_for(out) + bench.get("warnings", [])
     return out
+
+
+def headline(results: pd.DataFrame, summary: dict, policy: str = "tie", *, seed: int = 0,
+             scoring: str | None = None, n_boot: int = 1000) -> dict:
+    """A run's headline ``score`` (with ``score_ci`` and ``score_name``), by one rule whatever
+    reads it: the benchmark's own score as its authors compute it (``scoring``: its numbers and
+    ``warnings`` too), else RewardBench's Overall where every judged subset is RewardBench's and
+    some pair was scored (the leaderboard's four sections and their plain mean), else the mean
+    over pairs (``summary``, from ``summarize``)."""
+    if scoring is not None:
+        return benchmarks.score(results, scoring, seed=seed, n_boot=n_boot)
+    subsets = set(judged_rows(results)["subset"].dropna().unique())
+    if summary["n"] and subsets and subsets <= set(SECTION_OF):
+        return rewardbench_score(results, policy, seed=seed, n_boot=n_boot)
+    return {"score": summary["accuracy"], "score_ci": [summary["ci_low"], summary["ci_high"]], "score_name": PAIR_MEAN}
 
 
 # Above this share of unparseable judgments a number is mostly the policy's 0.5, not the judge.
@@ -314,15 +269,9 @@ def verdict_rule_comparison(results: pd.DataFrame, policy: str = "tie", *, seed:
         m = with_rule(results, rule)
         summary = summarize(m, policy, seed=seed)
         row = {k: summary[k] for k in ("accuracy", "ci_low", "ci_high", "unparseable")}
-        subsets = set(m["subset"].dropna().unique())
-        if scoring is not None:
-            from rrmlib import scoring as benchmarks
-
-            row["score"] = benchmarks.score(m, scoring, seed=seed, n_boot=0)["score"]
-        elif len(m) and subsets <= set(SECTION_OF):
-            rb = rewardbench_score(m, policy, seed=seed)
-            row.update(score=rb["score"], sections=rb["sections"])
-        else:
-            row["score"] = row["accuracy"]
+        best = headline(m, summary, policy, seed=seed, scoring=scoring, n_boot=0 if scoring else 1000)
+        row["score"] = best["score"]
+        if "sections" in best and scoring is None:
+            row["sections"] = best["sections"]
         out[rule] = row
     return out

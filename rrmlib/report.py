@@ -305,7 +305,7 @@ def ppe_cell(judge: str, name: str, rounds: list[Run], *, seed: int = 0, n_boot:
     """Mean ± sd of a PPE set's accuracy over the rounds present, with a bootstrap interval of
     the mean that resamples prompts (each prompt's pairs of all rounds together: they share a
     question and responses, so they are not independent)."""
-    from rrmlib.metrics import pair_scores
+    from rrmlib.votes import pair_scores
 
     rounds, note = ppe_rounds_of(rounds)
     accs = [r.result.score.value for r in rounds]

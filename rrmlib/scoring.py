@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from rrmlib.votes import bootstrap_ci, pair_scores
+
 SCORINGS = ("judgebench", "rm-bench")
 
 # run_judge.py reports these source prefixes, then "Overall" (the prefix ""), each through
@@ -44,7 +46,6 @@ def _rank(group: str, known) -> tuple:
 def _order_decisions(results: pd.DataFrame, order: str) -> pd.Series:
     """Per pair, the decision of its judgments shown in ``order``: "chosen", "rejected" or None
     (undecided: no verdict, or a tied vote among its samples)."""
-    from rrmlib.metrics import pair_scores
 
     s = pair_scores(results, "exclude", order=order)["score"]
     return s.map({1.0: "chosen", 0.0: "rejected"}).astype(object).where(s.notna(), None)
@@ -67,7 +68,6 @@ def judgebench(results: pd.DataFrame, *, seed: int = 0, n_boot: int = 1000) -> d
     The authors print percentages; these are fractions. ``consistency`` holds the counts their
     function keeps without returning (both orders only).
     """
-    from rrmlib.metrics import bootstrap_ci, pair_scores
 
     votes = pair_scores(results, "wrong")
     counter = votes["for_chosen"] - votes["for_rejected"]
@@ -144,7 +144,6 @@ def rm_bench(results: pd.DataFrame, *, seed: int = 0, n_boot: int = 1000) -> dic
     counted. The interval resamples prompts within each domain.
     """
     from rrmlib.data.rmbench import STYLES, parse_pair_id
-    from rrmlib.metrics import pair_scores
 
     size = len(STYLES)
     scores = pair_scores(results, "wrong")

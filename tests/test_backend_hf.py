@@ -28,6 +28,7 @@ def test_length_sorted_batches_return_callers_order(backend):
                                                    add_special_tokens=False)["input_ids"]) for r in reqs]
 
 
+@pytest.mark.slow
 def test_sampling_is_seeded_per_request_not_per_batch(backend):
     s = Sampling(temperature=1.0, top_p=0.9, max_new_tokens=8, seed=3)
     reqs = requests(s)
@@ -120,6 +121,7 @@ print(json.dumps({"hf": hf.revision, "vllm": vl.revision}))
 """
 
 
+@pytest.mark.slow
 def test_hub_models_are_keyed_by_the_commit_main_points_to(tmp_path, tiny_model_dir):
     """A real huggingface_hub cache (the layout it writes: refs/<branch> holds a commit,
     snapshots/<commit>/ the files), read offline: both backends name the commit, not "main",

@@ -12,6 +12,8 @@ from rrmlib.judge import Judge
 from rrmlib.prompts import rrm_messages
 from rrmlib.store import JudgmentStore
 
+pytestmark = pytest.mark.slow  # real generation on SmolLM2 and the tiny model
+
 PAIRS = [Pair(f"p{i}", f"What is {i} + {i}?", str(2 * i), str(2 * i + 1), "math") for i in range(3)]
 CLOSE = "\n</think>\n\n"
 

@@ -13,6 +13,8 @@ from rrmlib.backends.base import as_messages
 from rrmlib.backends.hf import HFBackend
 from rrmlib.prompts import rrm_messages
 
+pytestmark = pytest.mark.slow  # real generation loops, several model runs per test
+
 GREEDY = Sampling(temperature=0.0, max_new_tokens=40)
 SAMPLED = [Sampling(temperature=1.0, top_p=0.9, max_new_tokens=40, seed=3),
            Sampling(temperature=0.6, top_p=1.0, max_new_tokens=40, seed=11)]
