@@ -75,17 +75,21 @@ def rrm(args, cwd, kill_at=None):
     argv = [sys.executable, "-m", "rrmlib.cli", "run", "pairwise"]
     for k, v in args.items():
         argv += ["-p", k, str(v)]
-    # Its own process group: a kill leaves no engine behind (vLLM's engine core is a child of the
-    # notebook's kernel); the group is ended once the run has returned.
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=600)
-    finally:
+    # Its own process group, and its output in files, not pipes: a SIGKILLed kernel leaves vLLM's
+    # engine core behind (a child of the kernel, holding any pipe open); the group is ended once
+    # the run has returned, which takes it down.
+    log_out, log_err = cwd / f"rrm-{len(list(cwd.glob('rrm-*')))}.out", cwd / "rrm.err"
+    with open(log_out, "w") as out, open(log_err, "w") as err:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err, text=True, start_new_session=True)
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+            proc.wait(timeout=600)
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+    out, err = log_out.read_text(), log_err.read_text()
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
