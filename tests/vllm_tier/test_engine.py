@@ -68,6 +68,20 @@ def test_seeded_requests_overflowing_a_step_complete_and_the_batch_changes_some_
     assert other != alone[0]
 
 
+def test_cpu_build_defaults(vllm_ready, smollm2_dir, monkeypatch):
+    """What the backend sets on vLLM's CPU build unless told otherwise: prompts prefilled whole,
+    eager, and a 4 GiB KV cache where VLLM_CPU_KVCACHE_SPACE is unset (vLLM 0.32 would otherwise
+    reserve 90% of the machine's memory and refuse to start when that is not free: the runs in
+    test_runs.py start that way). What the caller says wins."""
+    monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
+    args = make_backend("vllm", model=str(smollm2_dir)).engine_args
+    assert (args["enable_chunked_prefill"], args["enforce_eager"], args["kv_cache_memory_bytes"]) == (False, True, 2**32)
+    told = make_backend("vllm", model=str(smollm2_dir), enforce_eager=False, kv_cache_memory_bytes=2**30).engine_args
+    assert (told["enforce_eager"], told["kv_cache_memory_bytes"]) == (False, 2**30)
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "2")
+    assert "kv_cache_memory_bytes" not in make_backend("vllm", model=str(smollm2_dir)).engine_args
+
+
 NEGATIVE_CONTROL = textwrap.dedent("""
     import sys
     from vllm import LLM, SamplingParams

@@ -15,11 +15,9 @@ import signal
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
-from rrmlib.backends import Sampling
-from rrmlib.data import load_pairs
-from rrmlib.judge import Judge
 from rrmlib.store import JudgmentStore
 from notebook_runs import read, run
 from vllm_tier_settings import MAX_MODEL_LEN
@@ -69,7 +67,8 @@ def test_pairwise_notebook_on_the_real_engine_then_a_rerun_that_reuses_everythin
 
 
 def rrm(args, cwd, kill_at=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RRM_TEST_KILL")}
+    # Without VLLM_CPU_KVCACHE_SPACE (the tier's conftest sets it): the backend's own default, as a user gets it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RRM_TEST_KILL") and k != "VLLM_CPU_KVCACHE_SPACE"}
     if kill_at:
         env["RRM_TEST_KILL_AT"] = kill_at
     argv = [sys.executable, "-m", "rrmlib.cli", "run", "pairwise"]
@@ -111,12 +110,11 @@ def test_a_run_killed_mid_way_resumes_and_its_first_calls_repeat_across_processe
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     meta = json.loads((out / "meta.json").read_text())
     assert meta["completions"] == {"generated": 4, "reused": 4}
+    assert meta["judge"]["kv_cache_memory_bytes"] == 2**32  # the backend's CPU default: the engine started with it
     now = texts(store)
     assert set(now) == set(reference_texts) and {k: now[k] for k in kept} == kept
     same = sum(now[k] == reference_texts[k] for k in set(now) - set(kept))
     print(f"resumed: {same} of 4 new texts equal the uninterrupted run's")
-    import pandas as pd
-
     res, ref = pd.read_parquet(out / "results.parquet"), pd.read_parquet(reference["dir"] / "results.parquet")
     assert list(res["key"]) == list(ref["key"]) and list(res.columns) == list(ref.columns)
     saved = {name: (out / name).read_bytes() for name in FILES}

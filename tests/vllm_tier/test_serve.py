@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from rrmlib.backends import Request, Sampling, make_backend
+from rrmlib.backends import Sampling, make_backend
 from rrmlib.backends.openai_backend import RequestFailed
 from rrmlib.budgets import judge_budgets
 from rrmlib.data import load_pairs
