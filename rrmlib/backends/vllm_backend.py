@@ -188,8 +188,9 @@ class VLLMBackend(RendersChatTemplate, Backend):
         args["vllm_version"] = vllm_version()  # None: not installed (yet)
         # Whether a seeded text is independent of the batch it ran in: only in vLLM's batch
         # invariant mode (GPU kernels, VLLM_BATCH_INVARIANT=1). Otherwise a request alone and the
-        # same request among others can differ (measured on the CPU: tests/vllm_tier/test_engine.py),
-        # so a resumed run's new completions need not be the ones an uninterrupted run would have made.
+        # same request among others can differ (measured on the CPU: tests/vllm_tier/test_engine.py;
+        # on the CPU even two processes given the same calls can), so a resumed run's new
+        # completions need not be the ones an uninterrupted run would have made.
         args["batch_invariant"] = not self.cpu and os.environ.get("VLLM_BATCH_INVARIANT") == "1"
         return {**super().describe(), **args}
 

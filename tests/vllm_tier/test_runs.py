@@ -2,10 +2,13 @@
 its store and metrics; a rerun the store answers in full; a run killed mid-way (SIGKILL, the
 fault suite's hook) and resumed.
 
-Each run starts its own engine in its own process (the notebook's kernel). Two fresh engines that
-get the same calls in the same order give the same texts (seeded sampling repeats across
-processes); a resumed run's new completions are made in other batches, after other calls, so they
-need not be the uninterrupted run's (vLLM's CPU engine is not batch invariant: test_engine.py).
+Each run starts its own engine in its own process (the notebook's kernel). What repeats is what
+the store holds: a rerun gives the same files byte for byte, a resumed run keeps what the killed
+one committed. Seeded texts themselves do not repeat bit for bit across processes on vLLM's CPU
+engine: two fresh engines given the very same calls gave another text for 1 to 3 of 16 requests
+(measured; MKL_CBWR=COMPATIBLE and PYTHONHASHSEED=0 did not change that), and a request's text
+also depends on its batch (test_engine.py). The test prints how many texts agree; it asserts
+what the store guarantees.
 """
 from __future__ import annotations
 
@@ -44,10 +47,18 @@ def reference(vllm_ready, tmp_path_factory):
     """An uninterrupted notebook run, then its rerun in the same folder."""
     tmp = tmp_path_factory.mktemp("vllm-runs")
     store = tmp / "store.sqlite"
-    first = run(tmp, "pairwise", "run", store=str(store), **PARAMS)
-    saved = {name: (first / name).read_bytes() for name in FILES}
-    metrics1, meta1 = read(first)
-    again = run(tmp, "pairwise", "run", store=str(store), **PARAMS)
+    # As a user runs it, without VLLM_CPU_KVCACHE_SPACE (the tier's conftest sets it): the
+    # backend's own KV cache default, the same as the `rrm run`s below (the KV cache's size is an
+    # engine setting that can change texts, as the batch does).
+    kv = os.environ.pop("VLLM_CPU_KVCACHE_SPACE", None)
+    try:
+        first = run(tmp, "pairwise", "run", store=str(store), **PARAMS)
+        saved = {name: (first / name).read_bytes() for name in FILES}
+        metrics1, meta1 = read(first)
+        again = run(tmp, "pairwise", "run", store=str(store), **PARAMS)
+    finally:
+        if kv is not None:
+            os.environ["VLLM_CPU_KVCACHE_SPACE"] = kv
     return {"dir": first, "store": store, "bytes": saved, "first": (metrics1, meta1), "again": read(again)}
 
 
@@ -92,11 +103,10 @@ def rrm(args, cwd, kill_at=None):
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
-def test_a_run_killed_mid_way_resumes_and_its_first_calls_repeat_across_processes(reference, tmp_path):
+def test_a_run_killed_mid_way_resumes_keeping_what_it_committed(reference, tmp_path):
     """`rrm run` SIGKILLed right after its second commit (two calls of 2: 4 judgments stored), then
-    run again: it generates the other 4 only and completes the run; a rerun then reuses all 8 and
-    writes the same files again. The killed run's 4 texts are the uninterrupted run's: another
-    process, another engine, the same first two calls."""
+    run again: it generates the other 4 only, keeps the 4 it had, and completes the run with the
+    uninterrupted run's keys; a rerun then reuses all 8 and writes the same files again."""
     store, out = tmp_path / "store.sqlite", tmp_path / "run"
     args = {**PARAMS, "store": store, "out_dir": out}
     killed = rrm(args, tmp_path, kill_at="after_commit:2")
@@ -104,7 +114,9 @@ def test_a_run_killed_mid_way_resumes_and_its_first_calls_repeat_across_processe
     kept = texts(store)
     assert len(kept) == 4 and not (out / "meta.json").exists()
     reference_texts = texts(reference["store"])
-    assert kept == {k: reference_texts[k] for k in kept}  # same keys, same texts: seeded, across processes
+    assert set(kept) < set(reference_texts)  # the first two calls' keys
+    same = sum(kept[k] == reference_texts[k] for k in kept)
+    print(f"across processes, the same first two calls: {same} of 4 texts equal the uninterrupted run's")
 
     resumed = rrm(args, tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -114,7 +126,7 @@ def test_a_run_killed_mid_way_resumes_and_its_first_calls_repeat_across_processe
     now = texts(store)
     assert set(now) == set(reference_texts) and {k: now[k] for k in kept} == kept
     same = sum(now[k] == reference_texts[k] for k in set(now) - set(kept))
-    print(f"resumed: {same} of 4 new texts equal the uninterrupted run's")
+    print(f"resumed (other batches, another process): {same} of 4 new texts equal the uninterrupted run's")
     res, ref = pd.read_parquet(out / "results.parquet"), pd.read_parquet(reference["dir"] / "results.parquet")
     assert list(res["key"]) == list(ref["key"]) and list(res.columns) == list(ref.columns)
     saved = {name: (out / name).read_bytes() for name in FILES}
