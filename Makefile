@@ -59,7 +59,8 @@ $(VLLM_STAMP): pyproject.toml
 	$(VPY) -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
 	touch $(VLLM_STAMP)
 
-# The demo on vLLM's CPU engine (BENCHMARKS.md: faster than `hf` on this demo once installed).
+# The demo on vLLM's CPU engine: 6.1x faster end to end than `make demo` (2 cores, loaded), engine start included
+# (BENCHMARKS.md), once .venv-vllm is installed. `make demo` stays on `hf`: no second environment.
 demo-vllm: setup-vllm
 	$(VPY) -m rrmlib.notebook_files notebooks/*.py
 	$(VLLM_VENV)/bin/rrm run pairwise -f params/demo.yaml -p backend vllm
