@@ -81,7 +81,7 @@ test-lab: $(LAB_STAMP) notebooks
 	$(PY) -m pip install --quiet -e '.[lab-test]'
 	RRM_LAB_TEST=1 $(PY) -m pytest -q -s tests/lab
 
-# The .ipynb of every notebook, from its tracked .py (jupytext pairs them: jupytext.toml). Run by
+# The .ipynb of every notebook, from its tracked .py (jupytext pairs them: notebooks/jupytext.toml). Run by
 # `make setup`; again after editing a .py outside JupyterLab (JupyterLab keeps the pair in step).
 notebooks:
 	$(PY) -m rrmlib.notebook_files notebooks/*.py

@@ -185,6 +185,8 @@ def preflight(notebook: str, p: dict, made: set = frozenset()) -> None:
     the options the run gives (``round`` only for a dataset with rounds); every file or folder a
     parameter names exists, except inside ``made`` (the folders an earlier step of a sweep
     makes); the run folder is new, empty or a run folder."""
+    import glob
+
     from rrmlib import data
 
     try:
@@ -198,7 +200,7 @@ def preflight(notebook: str, p: dict, made: set = frozenset()) -> None:
         values = p.get(name)
         for value in ([values] if isinstance(values, str) else values or []):
             path = Path(value)
-            if not path.exists() and not any(path.is_relative_to(m) for m in made):
+            if not path.exists() and not glob.glob(value) and not any(path.is_relative_to(m) for m in made):
                 raise params_mod.ParameterError(f"{notebook}: {name}: {params_mod.short(value)}: no such file or "
                                                 f"folder")
     try:

@@ -1,7 +1,7 @@
 """The notebooks' .ipynb files, generated from their tracked .py (``make notebooks``).
 
 Git tracks each notebook as a jupytext .py; the .ipynb beside it is made here, untracked, with
-jupytext's pairing (``jupytext.toml``), which keeps a previous run's outputs when the .py
+jupytext's pairing (``notebooks/jupytext.toml``, which JupyterLab reads too), which keeps a previous run's outputs when the .py
 changed. JupyterLab writes the kernel's ``language_info`` into a notebook when its kernel
 starts, and a notebook without it is then changed the moment it is opened: so it is written
 here as this environment's kernel reports it, and opening leaves the notebook unchanged.

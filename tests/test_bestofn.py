@@ -11,6 +11,7 @@ from rrmlib import bestofn, plots
 from rrmlib.backends import Sampling, make_backend
 from rrmlib.backends.base import Completion
 from rrmlib.data import CandidateSet, load_candidates
+from rrmlib.data.files import SHIPPED
 from rrmlib.judge import Judge, Judgment
 from rrmlib.store import JudgmentStore
 from rrmlib.data.rrm_records import load_rrm_bracket, load_rrm_knockout_records
@@ -242,10 +243,9 @@ def test_replay_judgments_of_the_papers_knockout():
 
 def test_demo_candidate_sets_load_with_limit_and_data_path():
     assert [s.id for s in bestofn.load_sets("demo", limit=2)] == [s.id for s in load_candidates("demo")[:2]]
-    path = SHARED_DATA / "qwen25-math" / "math_cot_100.jsonl"
-    if path.exists():
-        sets = bestofn.load_sets("qwen-math", str(path), 3)
-        assert [len(s.candidates) for s in sets] == [8, 8, 8] and sets[0].scores is not None
+    path = SHIPPED / "qwen25-math" / "math_cot_100.jsonl"
+    sets = bestofn.load_sets("qwen-math", str(path), 3)
+    assert [len(s.candidates) for s in sets] == [8, 8, 8] and sets[0].scores is not None
 
 
 # --- the paper's protocol by default (issue 9, items 6 and 7) ---------------------------------

@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 
 from rrmlib.candidates import grade
+from rrmlib.data.files import SHIPPED
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-COT = SHARED / "qwen25-math" / "math_cot_100.jsonl"
+COT = SHIPPED / "qwen25-math" / "math_cot_100.jsonl"  # byte-identical to ../shared/data's
 MATH500 = SHARED / "math" / "math500.jsonl"
 
 

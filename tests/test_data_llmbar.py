@@ -1,19 +1,16 @@
-"""LLMBar and MT-Bench human judgements, on the real files in ../shared/data/llmbar."""
+"""LLMBar and MT-Bench human judgements, on the real files shipped with rrmlib (byte-identical to
+../shared/data/llmbar: tests/test_shipped_data.py)."""
 import json
 from pathlib import Path
 
 import pytest
 
 from rrmlib.data import load_pairs
+from rrmlib.data.files import SHIPPED
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-LLMBAR = SHARED / "llmbar"
+LLMBAR = SHIPPED / "llmbar"
 SIZES = {"Natural": 100, "Adversarial_Neighbor": 134, "Adversarial_GPTInst": 92, "Adversarial_GPTOut": 47,
          "Adversarial_Manual": 46}
-
-needs_llmbar = pytest.mark.skipif(not LLMBAR.exists(), reason=f"{LLMBAR} absent: the LLMBar files live in "
-                                  "../shared/data beside the project")
-
 
 def expected(path, subset):
     out = []
@@ -27,7 +24,6 @@ def as_tuples(pairs):
     return [(p.id, p.prompt, p.chosen, p.rejected, p.subset) for p in pairs]
 
 
-@needs_llmbar
 def test_natural_is_100_pairs_equal_to_the_file():
     pairs = load_pairs("llmbar", root=LLMBAR)
     assert len(pairs) == 100
@@ -35,14 +31,12 @@ def test_natural_is_100_pairs_equal_to_the_file():
     assert not any(p.tie for p in pairs)
 
 
-@needs_llmbar
 @pytest.mark.parametrize("subset,n", SIZES.items())
 def test_each_subset(subset, n):
     pairs = load_pairs("llmbar", root=LLMBAR, subset=subset)
     assert len(pairs) == n and {p.subset for p in pairs} == {subset}
 
 
-@needs_llmbar
 def test_all_and_adversarial():
     assert len(load_pairs("llmbar", root=LLMBAR, subset="all")) == sum(SIZES.values()) == 419
     assert len(load_pairs("llmbar", root=LLMBAR, subset="Adversarial")) == 319
@@ -50,7 +44,6 @@ def test_all_and_adversarial():
         load_pairs("llmbar", root=LLMBAR, subset="Adversarial_Nope")
 
 
-@needs_llmbar
 def test_mt_bench_human_is_200_pairs():
     pairs = load_pairs("mt-bench-human", root=LLMBAR)
     assert len(pairs) == 200
@@ -58,25 +51,24 @@ def test_mt_bench_human_is_200_pairs():
     assert load_pairs("MT-Bench_human", path=LLMBAR / "MT-Bench_human.json") == pairs
 
 
-@needs_llmbar
 def test_path_and_bare_path():
     by_path = load_pairs("llmbar", path=LLMBAR / "Natural.json")
     assert by_path == load_pairs("llmbar", root=LLMBAR) == load_pairs(LLMBAR / "Natural.json")
 
 
-@needs_llmbar
-def test_rrm_data_environment_variable(monkeypatch):
-    monkeypatch.setenv("RRM_DATA", str(SHARED))
-    assert len(load_pairs("llmbar", subset="Adversarial_GPTOut")) == 47
+def test_rrm_data_environment_variable(monkeypatch, tmp_path):
+    (tmp_path / "llmbar").symlink_to(LLMBAR)
+    monkeypatch.setenv("RRM_DATA", str(tmp_path))
+    pairs = load_pairs("llmbar", subset="Adversarial_GPTOut")
+    assert len(pairs) == 47 and pairs.loaded["source"] == [str(tmp_path / "llmbar" / "Adversarial_GPTOut.json")]
 
 
-def test_no_local_copy_says_what_to_pass(monkeypatch):
-    monkeypatch.delenv("RRM_DATA", raising=False)
-    with pytest.raises(ValueError, match="path=.*root=.*RRM_DATA"):
+def test_a_data_folder_without_llmbar_says_where_it_looked(monkeypatch, tmp_path):
+    monkeypatch.setenv("RRM_DATA", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=f"{tmp_path}.*RRM_DATA.*unset RRM_DATA"):
         load_pairs("llmbar")
 
 
-@needs_llmbar
 def test_repository_checkout_layout(tmp_path):
     # A clone of princeton-nlp/LLMBar keeps each set as Dataset/LLMBar/<kind>/<name>/dataset.json.
     target = tmp_path / "Dataset" / "LLMBar" / "Adversarial" / "Manual" / "dataset.json"

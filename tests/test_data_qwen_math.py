@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 
 from rrmlib.data import DataError, load_candidates
+from rrmlib.data.files import SHIPPED
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-COT = SHARED / "qwen25-math" / "math_cot_100.jsonl"
+COT = SHIPPED / "qwen25-math" / "math_cot_100.jsonl"  # byte-identical to ../shared/data's
 
 needs_cot = pytest.mark.skipif(not COT.exists(), reason=f"{COT} absent: Qwen's math_cot_100 lives in "
                                "../shared/data beside the project")

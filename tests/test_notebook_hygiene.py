@@ -71,3 +71,43 @@ def test_no_notebook_is_tracked_as_ipynb():
         pytest.skip("not a git checkout")
     assert git("ls-files", "*.ipynb", cwd=ROOT) == ""
     assert git("check-ignore", "notebooks/pairwise.ipynb", cwd=ROOT).strip() == "notebooks/pairwise.ipynb"
+
+
+def test_saving_in_jupyterlab_served_on_notebooks_updates_the_tracked_py(clone):
+    """`make lab` serves notebooks/ (issue 21, item 2): the server's contents manager (jupytext's,
+    as JupyterLab loads it) looks for jupytext's configuration from the notebook's folder up to
+    the folder it serves, no further. An edited parameters cell saved through it must reach the
+    tracked .py, and nothing else may change."""
+    import asyncio
+
+    pytest.importorskip("jupyter_server")
+    from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
+    from jupytext import build_async_jupytext_contents_manager_class
+
+    manager = build_async_jupytext_contents_manager_class(AsyncLargeFileManager)(root_dir=str(clone / "notebooks"))
+
+    async def open_edit_save():
+        model = await manager.get("pairwise.ipynb")
+        cell = next(c for c in model["content"]["cells"] if "parameters" in c["metadata"].get("tags", []))
+        cell["source"] += "\nlimit = 6"
+        await manager.save(model, "pairwise.ipynb")
+
+    asyncio.run(open_edit_save())
+    assert git("status", "--porcelain", cwd=clone).split() == ["M", "notebooks/pairwise.py"]
+    added = [line for line in git("diff", "notebooks/pairwise.py", cwd=clone).splitlines()
+             if line.startswith("+") and not line.startswith("+++")]
+    assert added == ["+limit = 6"]
+
+
+def test_one_jupytext_configuration_for_the_cli_make_and_jupyterlab():
+    """One file, where every reader finds it: jupytext's command line (`make notebooks`) searches
+    from the notebook's folder upwards, and JupyterLab's contents manager from there up to the
+    folder it serves (notebooks/ with `make lab`). A second copy elsewhere could drift."""
+    import tomllib
+
+    configs = sorted(str(p.relative_to(ROOT)) for name in ("jupytext.toml", ".jupytext.toml", "jupytext.yml",
+                                                           ".jupytext.yml", ".jupytext", "jupytext.json",
+                                                           "jupytext.py", ".jupytext.py")
+                     for p in ROOT.rglob(name) if ".venv" not in p.parts and ".git" not in p.parts)
+    assert configs == ["notebooks/jupytext.toml"]
+    assert "jupytext" not in tomllib.loads((ROOT / "pyproject.toml").read_text()).get("tool", {})

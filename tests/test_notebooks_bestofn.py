@@ -20,6 +20,7 @@ from rrmlib import ratings
 from rrmlib.backends import Sampling, make_backend
 from rrmlib.backends.base import Completion
 from rrmlib.data import load_candidates
+from rrmlib.data.files import SHIPPED
 from rrmlib.judge import Judge
 from rrmlib.store import JudgmentStore
 from rrmlib.data.rrm_records import load_elo_merged_results
@@ -28,7 +29,7 @@ from notebook_runs import read, run
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
-MATH = SHARED_DATA / "qwen25-math" / "math_cot_100.jsonl"
+MATH = SHIPPED / "qwen25-math" / "math_cot_100.jsonl"  # byte-identical to ../shared/data's
 RECORDS = SHARED_DATA / "rrm" / "knockout-mmlu-pro"
 NOTEBOOKS = ("elo_rival", "elo_accuracy", "knockout")
 pytestmark = pytest.mark.slow

@@ -197,8 +197,6 @@ def test_limit_zero_is_an_error_and_a_failed_run_is_marked(tmp_path, tiny_model_
     assert swept.returncode == 1 and "sweep: 0 run, 0 already complete, 1 failed" in swept.stdout, swept.stderr
 
 
-SHARED = ROOT.parent / "shared" / "data"
-
 
 @pytest.mark.slow
 def test_the_cpu_paper_sweep_twice_then_its_report(tmp_path, tiny_model_dir):
@@ -209,9 +207,9 @@ def test_the_cpu_paper_sweep_twice_then_its_report(tmp_path, tiny_model_dir):
 
     import pandas as pd
 
-    if not (SHARED / "llmbar").exists() or not (SHARED / "qwen25-math").exists():
-        pytest.skip(f"needs the shared evaluation data at {SHARED} (absent in a fresh clone)")
-    env = {**in_root(tmp_path), "RRM_DATA": str(SHARED), "TOKENIZERS_PARALLELISM": "false"}
+    # The data it runs on is shipped with rrmlib: no $RRM_DATA (tests/test_fresh_clone.py runs it
+    # from a clone with no ../shared beside it).
+    env = {k: v for k, v in in_root(tmp_path).items() if k != "RRM_DATA"} | {"TOKENIZERS_PARALLELISM": "false"}
     sweep_file = str(ROOT / "params" / "sweeps" / "paper-cpu.yaml")
     rrm = [sys.executable, "-m", "rrmlib.cli"]
     judge = ["-p", "model", str(tiny_model_dir), "-p", "max_new_tokens", "4"]

@@ -79,6 +79,9 @@ class DataError(ValueError):
 
 _PAIRS: dict[str, Callable] = {}
 _CANDIDATES: dict[str, Callable] = {}
+# A source's locator: called with the loader's options, it finds the files the loader would read
+# (FileNotFoundError naming where it looked) without reading them, so a run can be refused first.
+_LOCATE: dict[Callable, Callable] = {}
 # Modules that register sources; imported on first use so `import rrmlib` stays light.
 _SOURCE_MODULES = ["rrmlib.data.demo", "rrmlib.data.rewardbench", "rrmlib.data.ppe", "rrmlib.data.llmbar",
                    "rrmlib.data.pandalm", "rrmlib.data.qwen_math", "rrmlib.data.judgebench", "rrmlib.data.rmbench"]
@@ -88,18 +91,24 @@ def _key(name: str) -> str:
     return name.strip().lower().replace("_", "-")
 
 
-def register_pairs(*names: str):
+def register_pairs(*names: str, locate: Callable | None = None):
+    """Register a pair source under ``names``; ``locate`` (optional) finds its local files, for
+    ``check_source``."""
     def deco(fn):
         for n in names:
             _PAIRS[_key(n)] = fn
+        if locate is not None:
+            _LOCATE[fn] = locate
         return fn
     return deco
 
 
-def register_candidates(*names: str):
+def register_candidates(*names: str, locate: Callable | None = None):
     def deco(fn):
         for n in names:
             _CANDIDATES[_key(n)] = fn
+        if locate is not None:
+            _LOCATE[fn] = locate
         return fn
     return deco
 
@@ -143,8 +152,16 @@ def _loader(source, kind: str, options: dict) -> tuple[Callable, dict]:
 
 def check_source(source, kind: str = "pair", **options) -> None:
     """Refuse, before anything is read, a ``source`` that names no registered source and no
-    file, or that does not take ``options`` (``round`` for a dataset without rounds)."""
-    _loader(source, kind, options)
+    file, that does not take ``options`` (``round`` for a dataset without rounds), or whose local
+    files are not where it would read them (a data folder without the set): a ValueError that
+    says where it looked. Sources read from the hub are not checked for their data."""
+    fn, options = _loader(source, kind, options)
+    locate = _LOCATE.get(fn)
+    if locate is not None:
+        try:
+            locate(**options)
+        except FileNotFoundError as e:
+            raise ValueError(str(e)) from None
 
 
 def load_pairs(source, **options) -> list[Pair]:

@@ -376,20 +376,44 @@ def first_record(path) -> dict | None:
     return None
 
 
-def data_root(root, folder: str, *, source: str) -> Path:
-    """Where a source's files live: ``root`` if given, else ``$RRM_DATA/<folder>``.
+SHIPPED = Path(__file__).resolve().parent / "shipped"  # small real sets shipped with rrmlib: PROVENANCE.md
 
-    Sources that are not on the hub in a loadable form (LLMBar, PandaLM) need a local copy;
-    RRM_DATA names a data folder laid out as ``llmbar/``, ``pandalm/``, ... so that one
-    setting serves every such source.
+
+def data_root(root, folder: str, *, source: str) -> Path:
+    """Where a source's files live: ``root`` if given; else ``<data folder>/<folder>``, the data
+    folder being ``$RRM_DATA`` (used whether or not it holds ``<folder>``: a folder asked for is
+    not quietly replaced) or the project's ``data/`` where it holds ``<folder>``; else the copy
+    shipped with rrmlib (``rrmlib/data/shipped/<folder>``: LLMBar and the Qwen2.5-Math sample).
+
+    Sources that are not on the hub in a loadable form (LLMBar, PandaLM) need a local copy; the
+    data folder is laid out as ``llmbar/``, ``pandalm/``, ... so that one setting serves every
+    such source.
     """
+    from rrmlib.paths import data_dir
+
     if root is not None:
         return Path(root)
-    env = os.environ.get("RRM_DATA")
-    if env:
-        return Path(env) / folder
+    if os.environ.get("RRM_DATA"):
+        return data_dir() / folder
+    if (data_dir() / folder).is_dir():
+        return data_dir() / folder
+    if (SHIPPED / folder).is_dir():
+        return SHIPPED / folder
     raise ValueError(f"{source}: no local copy given; pass path= (a file) or root= (a folder holding the "
-                     f"{source} files), or set RRM_DATA to a data folder with a {folder}/ subfolder")
+                     f"{source} files), or set RRM_DATA to a data folder with a {folder}/ subfolder "
+                     f"(or put one in {data_dir()})")
+
+
+def not_found(source: str, what: str, folder: str, root) -> FileNotFoundError:
+    """The error for a source's file missing from where ``data_root(root, folder)`` pointed: where
+    $RRM_DATA chose the place, the error says so and how to read the shipped copy instead."""
+    place = data_root(root, folder, source=source)
+    message = f"{source}: {what} not found in {place}"
+    if root is None and os.environ.get("RRM_DATA"):
+        message += " ($RRM_DATA)"
+        if (SHIPPED / folder).is_dir():
+            message += f"; unset RRM_DATA to read the copy shipped with rrmlib ({SHIPPED / folder})"
+    return FileNotFoundError(message)
 
 
 # Formats with their own loader, told apart by the fields of the first record, so that

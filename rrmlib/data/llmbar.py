@@ -1,8 +1,10 @@
 """LLMBar (princeton-nlp/LLMBar) and the MT-Bench human judgements as LLMBar processed them.
 
 Records: ``input`` (the instruction), ``output_1``, ``output_2``, ``label`` (1 or 2: the better
-output). The sets are not on the hub in a loadable form, so a local copy is needed: ``path=``
-(one file), ``root=`` (a folder), or ``$RRM_DATA/llmbar``. A folder may hold the files flat
+output). The sets are not on the hub in a loadable form, so a local copy is read: ``path=``
+(one file), ``root=`` (a folder), else ``llmbar/`` in the data folder (``$RRM_DATA``, else the
+project's ``data/`` where it has one), else the copy shipped with rrmlib
+(``rrmlib/data/shipped/llmbar``, byte-identical to LLMBar's files). A folder may hold the files flat
 (``Natural.json``, ``Adversarial_Neighbor.json``, ``MT-Bench_human.json``, ...) or be a checkout
 of the LLMBar repository (``Dataset/LLMBar/Natural/dataset.json``, ...).
 """
@@ -10,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rrmlib.data import DataError, Pair, register_pairs
-from rrmlib.data.files import data_root, field, read_records, shown
+from rrmlib.data import DataError, Pair, Pairs, register_pairs
+from rrmlib.data.files import _head, data_root, field, not_found, read_records, shown
 
 SUBSETS = ("Natural", "Adversarial_Neighbor", "Adversarial_GPTInst", "Adversarial_GPTOut", "Adversarial_Manual")
 MT_BENCH = "MT-Bench_human"
@@ -39,12 +41,11 @@ def read_llmbar(path, *, subset: str, records=None) -> list[Pair]:
     return pairs
 
 
-def _set_file(root: Path, name: str) -> Path:
-    for candidate in (root / f"{name}.json", root / _REPO_PATHS[name]):
+def _set_file(folder: Path, name: str, *, source: str, root) -> Path:
+    for candidate in (folder / f"{name}.json", folder / _REPO_PATHS[name]):
         if candidate.exists():
             return candidate
-    raise FileNotFoundError(f"LLMBar set {name!r} not found under {root} "
-                            f"(looked for {name}.json and {_REPO_PATHS[name]})")
+    raise not_found(source, f"LLMBar set {name!r} (looked for {name}.json and {_REPO_PATHS[name]})", "llmbar", root)
 
 
 def _subsets(subset: str) -> tuple[str, ...]:
@@ -57,22 +58,39 @@ def _subsets(subset: str) -> tuple[str, ...]:
     raise ValueError(f"llmbar: unknown subset {subset!r}; use one of {list(SUBSETS)}, 'Adversarial' or 'all'")
 
 
-@register_pairs("llmbar")
+def llmbar_files(*, subset: str = "Natural", path=None, root=None, limit: int | None = None) -> list[tuple[str, Path]]:
+    """``(set name, file)`` for each set ``llmbar_pairs`` reads with these options (see there);
+    a file that is not there is a FileNotFoundError naming where it was looked for."""
+    if path is not None:
+        if not Path(path).exists():
+            raise FileNotFoundError(f"llmbar: no such file: {path}")
+        return [(subset, Path(path))]
+    names = _subsets(subset)
+    folder = data_root(root, "llmbar", source="llmbar")
+    return [(name, _set_file(folder, name, source="llmbar", root=root)) for name in names]
+
+
+def mt_bench_human_file(*, path=None, root=None, limit: int | None = None) -> Path:
+    """The file ``mt_bench_human_pairs`` reads with these options."""
+    if path is not None:
+        if not Path(path).exists():
+            raise FileNotFoundError(f"mt-bench-human: no such file: {path}")
+        return Path(path)
+    return _set_file(data_root(root, "llmbar", source="mt-bench-human"), MT_BENCH, source="mt-bench-human", root=root)
+
+
+@register_pairs("llmbar", locate=llmbar_files)
 def llmbar_pairs(*, subset: str = "Natural", path=None, root=None, limit: int | None = None) -> list[Pair]:
     """LLMBar pairs: ``subset`` is Natural (default), one Adversarial_* set, "Adversarial"
-    (the four) or "all"; ``path`` reads one file instead (its pairs take ``subset``'s name)."""
-    if path is not None:
-        pairs = read_llmbar(path, subset=subset)
-    else:
-        folder = data_root(root, "llmbar", source="llmbar")
-        pairs = [p for name in _subsets(subset) for p in read_llmbar(_set_file(folder, name), subset=name)]
-    return pairs[:limit] if limit is not None else pairs
+    (the four) or "all"; ``path`` reads one file instead (its pairs take ``subset``'s name).
+    ``loaded["source"]`` lists the files read."""
+    files = llmbar_files(subset=subset, path=path, root=root)
+    pairs = [p for name, file in files for p in read_llmbar(file, subset=name)]
+    return _head(Pairs(pairs, loaded={"source": [str(file) for _, file in files]}), limit)
 
 
-@register_pairs("mt-bench-human", "mtbench-human")
+@register_pairs("mt-bench-human", "mtbench-human", locate=mt_bench_human_file)
 def mt_bench_human_pairs(*, path=None, root=None, limit: int | None = None) -> list[Pair]:
     """MT-Bench human judgements as LLMBar processed them (200 pairs, one label each)."""
-    if path is None:
-        path = _set_file(data_root(root, "llmbar", source="mt-bench-human"), MT_BENCH)
-    pairs = read_llmbar(path, subset="mt-bench-human")
-    return pairs[:limit] if limit is not None else pairs
+    file = mt_bench_human_file(path=path, root=root)
+    return _head(Pairs(read_llmbar(file, subset="mt-bench-human"), loaded={"source": [str(file)]}), limit)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from pathlib import Path
 
 from rrmlib.data import DataError, Pair, register_pairs
-from rrmlib.data.files import data_root, field, read_records, shown
+from rrmlib.data.files import data_root, field, not_found, read_records, shown
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +72,18 @@ def read_pandalm(path, *, ties: str = "keep", records=None) -> list[Pair]:
     return pairs
 
 
-@register_pairs("pandalm")
+def pandalm_file(*, path=None, root=None, ties: str = "keep", limit: int | None = None) -> Path:
+    """The file ``pandalm_pairs`` reads with these options."""
+    if path is not None:
+        return Path(path)
+    file = data_root(root, "pandalm", source="pandalm") / FILE
+    if not file.exists():
+        raise not_found("pandalm", FILE, "pandalm", root)
+    return file
+
+
+@register_pairs("pandalm", locate=pandalm_file)
 def pandalm_pairs(*, path=None, root=None, ties: str = "keep", limit: int | None = None) -> list[Pair]:
-    """PandaLM pairs from ``path``, or ``testset-v1.json`` in ``root`` / ``$RRM_DATA/pandalm``."""
-    if path is None:
-        path = data_root(root, "pandalm", source="pandalm") / FILE
-    pairs = read_pandalm(path, ties=ties)
+    """PandaLM pairs from ``path``, or ``testset-v1.json`` in ``root`` / the data folder's ``pandalm/``."""
+    pairs = read_pandalm(pandalm_file(path=path, root=root), ties=ties)
     return pairs[:limit] if limit is not None else pairs

@@ -6,6 +6,10 @@ reward model scored them, ``pred_score`` (one ``[score]`` list per sample). A pr
 may sit in one file (``math_cot_100.jsonl``: 8 per line) or be spread over several files with
 one sample each, one file per sampling seed, as the RRM ELO experiment stored its 8 candidates;
 the files are then joined on ``idx``.
+
+Without a path, ``qwen-math`` reads ``qwen25-math/math_cot_100.jsonl`` in the data folder
+(``$RRM_DATA``, else the project's ``data/`` where it has one), else the copy shipped with rrmlib
+(``rrmlib/data/shipped/qwen25-math``, byte-identical to Qwen's file).
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from dataclasses import dataclass, field as dc_field
 from pathlib import Path
 
 from rrmlib.data import CandidateSet, DataError, register_candidates
-from rrmlib.data.files import field, finite, optional, read_records, same_presence, shown
+from rrmlib.data.files import data_root, field, finite, not_found, optional, read_records, same_presence, shown
 
 
 @dataclass
@@ -163,7 +167,22 @@ def read_qwen_math(paths, *, limit: int | None = None, records=None) -> list[Can
     return sets
 
 
-@register_candidates("qwen-math", "qwen25-math", "math-eval")
-def qwen_math_candidates(*, path, limit: int | None = None) -> list[CandidateSet]:
-    """``path``: a file, a glob such as ``"runs/seed*.jsonl"``, or a list of files."""
-    return read_qwen_math(path, limit=limit)
+SAMPLE = "math_cot_100.jsonl"  # the sample of Qwen's evaluation/data/eval_rm_maj_example/
+
+
+def qwen_math_files(*, path=None, limit: int | None = None) -> list[Path]:
+    """The files ``qwen_math_candidates`` reads with these options: ``path`` expanded (a glob, a
+    list), else the 100 x 8 sample found as the module says; FileNotFoundError where none is."""
+    if path is not None:
+        return expand_paths(path)
+    file = data_root(None, "qwen25-math", source="qwen-math") / SAMPLE
+    if not file.exists():
+        raise not_found("qwen-math", SAMPLE, "qwen25-math", None)
+    return [file]
+
+
+@register_candidates("qwen-math", "qwen25-math", "math-eval", locate=qwen_math_files)
+def qwen_math_candidates(*, path=None, limit: int | None = None) -> list[CandidateSet]:
+    """``path``: a file, a glob such as ``"runs/seed*.jsonl"``, or a list of files; None: Qwen's
+    100 x 8 sample (``math_cot_100.jsonl``, see the module)."""
+    return read_qwen_math(qwen_math_files(path=path), limit=limit)

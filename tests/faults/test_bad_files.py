@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from rrmlib.data import CandidateSet, DataError, Pair, load_candidates, load_pairs
+from rrmlib.data.files import SHIPPED
 from rrmlib.data.ppe import read_conflict_pairs, write_conflict_pairs
 from rrmlib.data.rrm_records import load_elo_merged_results, load_rrm_bracket, load_rrm_knockout_records
 
@@ -1444,7 +1445,7 @@ def test_permission_case_is_real():
         assert e.value.path == str(path) and e.value.where is None
 
 
-# --- the same on the real files (../shared/data), where present ------------------------------------
+# --- the same on the real files (../shared/data, where present; LLMBar and the MATH sample are shipped) --
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 N_REAL = 40
@@ -1506,7 +1507,7 @@ class Real:
 
 class RealLLMBar(Real, LLMBar):
     def __init__(self, name):
-        self.source, self.stem = SHARED / "llmbar" / f"{name}.json", name
+        self.source, self.stem = SHIPPED / "llmbar" / f"{name}.json", name
         super().__init__()
         self.name = f"real {self.source.name}"
 
@@ -1515,7 +1516,7 @@ class RealLLMBar(Real, LLMBar):
 
 
 class RealMTBench(Real, MTBenchHuman):
-    source = SHARED / "llmbar" / "MT-Bench_human.json"
+    source = SHIPPED / "llmbar" / "MT-Bench_human.json"
 
     def __init__(self):
         super().__init__()
@@ -1537,7 +1538,7 @@ class RealPandaLM(Real, PandaLM):
 
 
 class RealQwen(Real, QwenSingle):
-    source = SHARED / "qwen25-math" / "math_cot_100.jsonl"
+    source = SHIPPED / "qwen25-math" / "math_cot_100.jsonl"
     stem = "math_cot_100"
 
     def __init__(self):
