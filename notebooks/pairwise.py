@@ -66,7 +66,7 @@ load_options = pair_options(P)
 # `seed`), the first `limit`.
 pairs = select_pairs(load_pairs(P["dataset"], **load_options), subsets=P["subsets"], sample=P["sample"],
                      seed=P["seed"], limit=P["limit"])
-# JudgeBench and RM-Bench data are scored as their authors score them (rrmlib.scoring).
+# JudgeBench and RM-Bench data are scored as their authors score them (each benchmark's module in rrmlib.data).
 score_rule = P["scoring"] or pairs.scoring
 loaded = {"dataset": P["dataset"], **pairs.loaded, "scoring": score_rule}  # for meta.json
 print(f"{len(pairs)} pairs to judge from {P['dataset']!r}" + (f", scored by {score_rule}'s rule" if score_rule else ""))

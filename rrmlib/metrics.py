@@ -12,45 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rrmlib import scoring as benchmarks
-from rrmlib.rewardbench import SECTION_OF, rewardbench_sections  # contract: rrmlib.metrics.rewardbench_sections
+from rrmlib.data.registry import scoring_rule
+from rrmlib.data.rewardbench import SECTION_OF, rewardbench_score, rewardbench_sections  # noqa: F401 (the contract:
+# rrmlib.metrics.rewardbench_sections)
 from rrmlib.votes import bootstrap_ci, judged_rows, pair_scores
 
 PAIR_MEAN = "accuracy (mean over pairs)"
-
-
-def rewardbench_score(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0, n_boot: int = 1000) -> dict:
-    """RewardBench's headline as the paper reports it: the four section scores (subsets weighted
-    as the leaderboard weights them) and their plain mean, ``score``; with percentile-bootstrap
-    95% intervals that resample pairs within each subset (the subsets' sizes are fixed by design).
-
-    A run that covers only some sections (``limit``, ``subset``) gets the mean of those it has,
-    named as partial, never passed off as the Overall.
-    """
-    scores = pair_scores(results, policy)
-    per_subset = {str(k): g["score"].dropna().to_numpy(dtype=float)
-                  for k, g in scores.groupby("subset", sort=True, observed=True)}
-    per_subset = {k: v for k, v in per_subset.items() if len(v)}
-    sections = rewardbench_sections({k: float(v.mean()) for k, v in per_subset.items()})
-    rng = np.random.default_rng(seed)
-    boot = {k: v[rng.integers(0, len(v), size=(n_boot, len(v)))].mean(axis=1) for k, v in per_subset.items()}
-    boot_sections = rewardbench_sections(boot)  # works on arrays: one value per resample
-    names = [s for s in sections if s != "Overall"]
-    if "Overall" in sections:
-        score, name = sections["Overall"], "RewardBench Overall (plain mean of the four section scores, as the paper)"
-        boot_score = boot_sections["Overall"]
-    else:
-        score = float(np.mean([sections[s] for s in names]))
-        name = f"mean of {len(names)} of 4 RewardBench sections ({', '.join(names)}): partial, not the Overall"
-        boot_score = np.mean([boot_sections[s] for s in names], axis=0)
-
-    def ci(x):
-        lo, hi = np.quantile(x, [0.025, 0.975])
-        return [float(lo), float(hi)]
-
-    return {"sections": {k: float(v) for k, v in sections.items()},
-            "sections_ci": {k: ci(v) for k, v in boot_sections.items()},
-            "score": float(score), "score_ci": ci(boot_score), "score_name": name}
 
 
 SUMMARY_FIELDS = ("accuracy", "ci_low", "ci_high", "n", "pairs", "undecided", "excluded", "judgments",
@@ -172,7 +139,7 @@ def metrics(results: pd.DataFrame, policy: str = "tie", *, seed: int = 0, scorin
             ties: dict | None = None) -> dict:
     """Everything a pairwise run reports, as plain JSON-able values. With ``scoring``
     (``"judgebench"``, ``"rm-bench"``: the loader's ``Pairs.scoring``) the headline ``score`` is
-    that benchmark's, computed as its authors compute it (``rrmlib.scoring``). ``ties``: the
+    that benchmark's, computed as its authors compute it (its module in ``rrmlib.data``). ``ties``: the
     pairs labelled a tie per subset that were left out before judging (``selection``'s
     ``ties_per_subset``); with those judged anyway they make ``human_ties_excluded``, each
     subset's ``ties`` and ``tie_only_subsets`` (the subsets with nothing else)."""
@@ -208,7 +175,7 @@ def headline(results: pd.DataFrame, summary: dict, policy: str = "tie", *, seed:
     some pair was scored (the leaderboard's four sections and their plain mean), else the mean
     over pairs (``summary``, from ``summarize``)."""
     if scoring is not None:
-        return benchmarks.score(results, scoring, seed=seed, n_boot=n_boot)
+        return scoring_rule(scoring)(results, seed=seed, n_boot=n_boot)
     subsets = set(judged_rows(results)["subset"].dropna().unique())
     if summary["n"] and subsets and subsets <= set(SECTION_OF):
         return rewardbench_score(results, policy, seed=seed, n_boot=n_boot)

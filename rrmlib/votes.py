@@ -1,5 +1,5 @@
 """A pair's verdict from its judgments, and the bootstrap interval of a mean: what every score
-of this project (``rrmlib.metrics``, a benchmark's own rule in ``rrmlib.scoring``) is made of.
+of this project (``rrmlib.metrics``, a benchmark's own rule in its ``rrmlib.data`` module) is made of.
 
 A pair's verdict is the majority of its judgments (all shown orders, the first k samples of
 each). Unparseable judgments do not vote; a pair with no majority (a tied vote, or nothing

@@ -11,10 +11,11 @@ import pytest
 from notebook_runs import read
 from notebook_runs import run as run_notebook
 
-from rrmlib import metrics, scoring
+from rrmlib import metrics
 from rrmlib.backends import Sampling, make_backend
 from rrmlib.backends.base import Completion
 from rrmlib.data import DataError, load_pairs
+from rrmlib.data.judgebench import judgebench_score
 from rrmlib.judge import Judge
 from rrmlib.store import JudgmentStore
 
@@ -153,7 +154,7 @@ def random_records(n: int, seed: int) -> list[dict]:
 @pytest.mark.parametrize("seed", range(5))
 def test_score_is_the_authors_overall_and_per_source(seed):
     records = random_records(200, seed)
-    got = scoring.judgebench(judged(records), seed=0)
+    got = judgebench_score(judged(records), seed=0)
     assert 100 * got["score"] == pytest.approx(authors_score(records))
     for prefix in ("mmlu-pro", "livebench-reasoning", "livebench-math", "livecodebench"):
         want = authors_score(records, lambda r: r["source"].startswith(prefix))
@@ -170,7 +171,7 @@ def test_hand_counted_cases():
         {"pair_id": "both-wrong", "source": "livecodebench", "label": "A>B", "decisions": ["B>A", "A>B"]},
         {"pair_id": "none", "source": "livecodebench", "label": "B>A", "decisions": [None, None]},
     ]
-    jb = scoring.judgebench(judged(records), seed=0)["judgebench"]
+    jb = judgebench_score(judged(records), seed=0)["judgebench"]
     # right: both-right, one-right-one-none, one-right-one-tie; wrong: both-wrong; ties: inconsistent, none
     assert jb["overall"] == {**jb["overall"], "accuracy": 0.5, "pairs": 6, "correct": 3, "incorrect": 1, "tie": 2}
     assert jb["orders"] == "both"

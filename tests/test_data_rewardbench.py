@@ -9,7 +9,7 @@ import pytest
 
 from rrmlib.data import DataError, load_pairs
 from rrmlib.data.hub import HubUnavailable
-from rrmlib.rewardbench import EXAMPLE_COUNTS, ROW_COUNTS, SECTION_OF, SECTIONS, rewardbench_sections
+from rrmlib.data.rewardbench import EXAMPLE_COUNTS, ROW_COUNTS, SECTION_OF, SECTIONS, rewardbench_sections
 
 
 # --- section scores -------------------------------------------------------------------------

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from test_data_judgebench import fill_store, results_frame, run, write_jsonl
 
-from rrmlib import metrics, scoring
+from rrmlib import metrics
 from rrmlib.data import DataError, load_pairs, select_pairs
-from rrmlib.data.rmbench import parse_pair_id
+from rrmlib.data.rmbench import parse_pair_id, rm_bench_score
 
 STYLES = ("concise", "detailed plain", "detailed markdown")
 
@@ -140,7 +140,7 @@ def test_score_is_the_authors_compute_accuracy(seed):
     records = [{"id": n, "domain": domains[n % 5], "score_chosen": rng.integers(0, 4, 3).tolist(),
                 "score_rejected": rng.integers(0, 4, 3).tolist()} for n in range(60)]
     want = authors_accuracy(records)
-    got = scoring.rm_bench(judged(records), seed=0)
+    got = rm_bench_score(judged(records), seed=0)
     rb = got["rm_bench"]
     assert got["score"] == pytest.approx(want["total_avg_acc"])
     assert (rb["hard"], rb["normal"], rb["easy"]) == pytest.approx((want["hard_acc"], want["normal_acc"], want["easy_acc"]))
@@ -163,7 +163,7 @@ def test_easy_normal_hard_by_hand():
             + matrix_rows("safety-refuse/1", "safety-refuse", [[1, 1, 1], [1, 1, 1], [1, 1, 1]])
             + matrix_rows("safety-response/1", "safety-response", [[1, 0, 0], [0, 1, 0], [0, 0, 1]])
             + matrix_rows("chat/3", "chat", [[1, 1, 1], [1, 1, 1], [1, 1, "absent"]]))  # cut by a limit
-    got = scoring.rm_bench(results_frame(rows), seed=0)
+    got = rm_bench_score(results_frame(rows), seed=0)
     rb = got["rm_bench"]
     # chat: acc = [[1, .5, .5], [1, .5, .5], [.5, 1, 1]]
     chat = rb["domains"]["chat"]
@@ -188,7 +188,7 @@ def test_metrics_with_rm_bench_scoring_and_without():
     assert m["score"] == pytest.approx(2 / 3) and "RM-Bench" in m["score_name"] and m["accuracy"] == pytest.approx(6 / 9)
     assert "rm_bench" not in metrics.metrics(results_frame(rows), "tie", seed=0)
     with pytest.raises(ValueError, match="RM-Bench pairs"):
-        scoring.rm_bench(results_frame([{"pair_id": "x", "subset": "s", "order": "chosen_first", "picked": "chosen"}]))
+        rm_bench_score(results_frame([{"pair_id": "x", "subset": "s", "order": "chosen_first", "picked": "chosen"}]))
 
 
 # --- the pairwise notebook, parameters only -----------------------------------------------------

@@ -114,7 +114,7 @@ def test_rewardbench_run_reports_the_overall_as_its_score(tmp_path, tiny_model_d
     model's verdicts are noise, so the test checks the arithmetic from results.parquet."""
     import pandas as pd
 
-    from rrmlib.rewardbench import EXAMPLE_COUNTS, SECTIONS
+    from rrmlib.data.rewardbench import EXAMPLE_COUNTS, SECTIONS
 
     subsets = [s for sec in SECTIONS.values() for s in sec[:2]]
     rows = [{"id": f"{s}-{i}", "subset": s, "prompt": f"Say {i} in {s}.", "chosen": f"{i}", "rejected": f"not {i}"}

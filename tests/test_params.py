@@ -220,3 +220,13 @@ def test_backend_options_are_what_each_backend_takes(backend, cls):
     p = check("pairwise", {"backend": backend, "base_url": "http://127.0.0.1:1/v1", "model": "m"})
     options = backend_options(p)
     assert "model" in options and set(options) <= taken, set(options) - taken
+
+
+def test_the_scoring_choices_are_the_benchmarks_that_score_their_own_way():
+    """params.py cannot import the data's modules (it sits below them): its list of scoring rules
+    is checked against the rules the benchmarks register."""
+    from rrmlib.data.registry import scorings
+
+    import rrmlib.data  # noqa: F401 (registers every source)
+
+    assert sorted(SPECS["pairwise"]["scoring"].choices) == scorings()

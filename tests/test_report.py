@@ -32,7 +32,7 @@ def metrics_of(folder):
 def runs(tmp_path_factory, tiny_model_dir):
     from test_data_ppe import hub_copy_for_the_papers_pairs
 
-    from rrmlib.rewardbench import SECTIONS
+    from rrmlib.data.rewardbench import SECTIONS
 
     tmp = tmp_path_factory.mktemp("report")
     judge = dict(model=str(tiny_model_dir), max_new_tokens=4, store=str(tmp / "j.sqlite"), reasoning=False)

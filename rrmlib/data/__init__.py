@@ -10,116 +10,19 @@ seeded stratified sample and the limit a run asks for.
 """
 from __future__ import annotations
 
-import importlib
+import inspect
 import os
-from dataclasses import dataclass, field
 from typing import Callable
 
-
-@dataclass(frozen=True)
-class Pair:
-    """One prompt with a better (``chosen``) and a worse (``rejected``) answer.
-
-    ``chosen``/``rejected`` are None-free strings; a tie in a human-labelled set is carried as
-    ``tie=True`` (chosen/rejected then in file order) so that accuracy can exclude it.
-    """
-
-    id: str
-    prompt: str
-    chosen: str
-    rejected: str
-    subset: str = ""
-    tie: bool = False
-
-
-@dataclass(frozen=True)
-class CandidateSet:
-    """One prompt with N candidate answers and whether each is correct."""
-
-    id: str
-    prompt: str
-    candidates: list[str]
-    correct: list[bool]
-    answers: list[str] | None = None   # extracted final answers, where the data has them
-    scores: list[float] | None = None  # a scalar reward model's scores, where the data has them
-    extra: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        if len(self.candidates) != len(self.correct):
-            raise ValueError(f"candidate set {self.id}: {len(self.candidates)} candidates but {len(self.correct)} labels")
-
-
-class Pairs(list):
-    """A list of pairs that remembers how it was loaded.
-
-    ``scoring`` names the benchmark whose authors' own scoring applies to these pairs
-    (``"judgebench"``, ``"rm-bench"``; None: the plain pair mean), and ``loaded`` says what was
-    read (the file or hub split, rows, label values and how they were mapped, the selection), for
-    meta.json. Slicing gives a plain list: ``select_pairs`` keeps both when it selects.
-    """
-
-    def __init__(self, pairs=(), *, scoring: str | None = None, loaded: dict | None = None):
-        super().__init__(pairs)
-        self.scoring = scoring
-        self.loaded = dict(loaded or {})
-
-
-class DataError(ValueError):
-    """Bad input data; the message names the file, the line or row, and the field."""
-
-    def __init__(self, path, where, field, problem):
-        self.path, self.where, self.field, self.problem = str(path), where, field, problem
-        loc = f"{path}"
-        if where is not None:
-            loc += f", {where}"
-        if field is not None:
-            loc += f", field {field!r}"
-        super().__init__(f"{loc}: {problem}")
-
-
-_PAIRS: dict[str, Callable] = {}
-_CANDIDATES: dict[str, Callable] = {}
-# A source's locator: called with the loader's options, it finds the files the loader would read
-# (FileNotFoundError naming where it looked) without reading them, so a run can be refused first.
-_LOCATE: dict[Callable, Callable] = {}
-# Modules that register sources; imported on first use so `import rrmlib` stays light.
-_SOURCE_MODULES = ["rrmlib.data.demo", "rrmlib.data.rewardbench", "rrmlib.data.ppe", "rrmlib.data.llmbar",
-                   "rrmlib.data.pandalm", "rrmlib.data.qwen_math", "rrmlib.data.judgebench", "rrmlib.data.rmbench"]
-
-
-def _key(name: str) -> str:
-    return name.strip().lower().replace("_", "-")
-
-
-def register_pairs(*names: str, locate: Callable | None = None):
-    """Register a pair source under ``names``; ``locate`` (optional) finds its local files, for
-    ``check_source``."""
-    def deco(fn):
-        for n in names:
-            _PAIRS[_key(n)] = fn
-        if locate is not None:
-            _LOCATE[fn] = locate
-        return fn
-    return deco
-
-
-def register_candidates(*names: str, locate: Callable | None = None):
-    def deco(fn):
-        for n in names:
-            _CANDIDATES[_key(n)] = fn
-        if locate is not None:
-            _LOCATE[fn] = locate
-        return fn
-    return deco
-
-
-def _load_sources():
-    for mod in _SOURCE_MODULES:
-        importlib.import_module(mod)
+# The sources register themselves (rrmlib.data.registry) when imported: all of them, here.
+from rrmlib.data import demo, judgebench, llmbar, pandalm, ppe, qwen_math, rewardbench, rmbench  # noqa: F401
+from rrmlib.data import formats
+from rrmlib.data.records import CandidateSet, DataError, Pair, Pairs  # noqa: F401 (rrmlib.data's API)
+from rrmlib.data.registry import _CANDIDATES, _LOCATE, _PAIRS, _key
+from rrmlib.data.select import select
 
 
 def _resolve(source, registry: dict, what: str):
-    _load_sources()
     if isinstance(source, (str, os.PathLike)) and _key(str(source)) in registry:
         return registry[_key(str(source))], None
     if os.path.exists(source):
@@ -131,12 +34,9 @@ def _resolve(source, registry: dict, what: str):
 def _loader(source, kind: str, options: dict) -> tuple[Callable, dict]:
     """The function that loads ``source`` (``kind`` "pair" or "candidate") and the options it
     gets; an option the source does not take is a TypeError naming it, before anything loads."""
-    import inspect
-
     fn, path = _resolve(source, _PAIRS if kind == "pair" else _CANDIDATES, kind)
     if fn is None:
-        from rrmlib.data import files
-        fn = files.load_pair_file if kind == "pair" else files.load_candidate_file
+        fn = formats.load_pair_file if kind == "pair" else formats.load_candidate_file
         options = {"path": path, **options}
     params = inspect.signature(fn).parameters
     if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
@@ -193,8 +93,6 @@ def pair_options(p: dict) -> dict:
 
 def _takes(source, option: str) -> bool:
     """Whether the pair loader of ``source`` takes ``option`` (False where there is none)."""
-    import inspect
-
     try:
         fn, _ = _loader(source, "pair", {})
     except (ValueError, TypeError, OSError):
@@ -212,6 +110,4 @@ def select_pairs(pairs, *, subsets=None, sample: int | None = None, seed: int = 
     """The pairs a run judges: those of ``subsets``, less the pairs labelled a tie (counted;
     ``ties="keep"`` keeps them), then a seeded ``sample`` stratified by subset, then the first
     ``limit``; see ``rrmlib.data.select``."""
-    from rrmlib.data.select import select
-
     return select(pairs, subsets=subsets, sample=sample, seed=seed, limit=limit, ties=ties)

@@ -35,7 +35,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from rrmlib.data import DataError, Pair, Pairs
+from rrmlib.data.records import DataError, Pair, Pairs
 from rrmlib.data.files import field, shown
 
 ROLES = ("prompt", "chosen", "rejected", "first", "second", "label", "id", "subset")

@@ -11,7 +11,8 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-from rrmlib.data import DataError, Pair, register_pairs
+from rrmlib.data.records import DataError, Pair
+from rrmlib.data.registry import register_pairs
 from rrmlib.data.files import data_root, field, not_found, read_records, shown
 
 log = logging.getLogger(__name__)

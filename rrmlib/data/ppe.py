@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from rrmlib.data import CandidateSet, DataError, Pair, register_candidates, register_pairs
+from rrmlib.data.records import CandidateSet, DataError, Pair
+from rrmlib.data.registry import register_candidates, register_pairs
 from rrmlib.data.files import field, field_name, read_json, same_presence, shown
 from rrmlib.data.hub import source_rows
 

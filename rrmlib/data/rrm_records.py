@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rrmlib.data import DataError
+from rrmlib.data.records import DataError
 from rrmlib.data.files import field_name, read_json, shown
 
 ROUND_NAMES = ("first", "second", "third", "fourth", "fifth")

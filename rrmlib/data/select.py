@@ -29,7 +29,8 @@ from collections import Counter
 from fnmatch import fnmatchcase
 from fractions import Fraction
 
-from rrmlib.data import Pairs
+from rrmlib.data.records import Pairs
+from rrmlib.data.registry import sampling_unit, subset_group
 from rrmlib.seeding import stable_int
 
 
@@ -53,11 +54,9 @@ def in_subset(name: str, subset: str) -> bool:
     ``mmlu-pro-law``, ``safety`` RM-Bench's ``safety-refuse`` and ``safety-response``, as each
     benchmark's authors group them), or a shell pattern it matches (``writing*``, ``writing_*``;
     case counts)."""
-    from rrmlib.rewardbench import SECTIONS
-
     if any(c in name for c in GLOB):
         return fnmatchcase(subset, name)
-    return subset == name or subset.startswith(name + "-") or subset in SECTIONS.get(name, ())
+    return subset == name or subset.startswith(name + "-") or subset in subset_group(name)
 
 
 def check_subsets(names: list[str], present) -> None:
@@ -88,13 +87,15 @@ def keep_subsets(pairs, subsets) -> list:
     return [p for p in pairs if any(in_subset(n, p.subset) for n in names)]
 
 
-def unit_of(scoring: str | None):
-    """The sampling unit of a pair: the pair, or for RM-Bench its prompt."""
-    if scoring == "rm-bench":
-        from rrmlib.data.rmbench import prompt_key
+def group_of(subset: str, prefixes) -> str:
+    """A benchmark's group of a subset, as its authors group them: the first of ``prefixes`` the
+    subset starts with, else the subset itself (a file of your own is reported per subset)."""
+    return next((p for p in prefixes if str(subset).startswith(p)), str(subset))
 
-        return lambda p: prompt_key(p.id)
-    return lambda p: p.id
+
+def group_rank(group: str, known) -> tuple:
+    """The authors' groups in their order, then any others by name."""
+    return (0, known.index(group), "") if group in known else (1, 0, group)
 
 
 def stratified(pairs: list, n: int, seed: int, unit) -> list:
@@ -145,20 +146,19 @@ def select(pairs, *, subsets=None, sample: int | None = None, seed: int = 0, lim
     if ties == "leave out":
         tied.update(p.subset for p in kept if p.tie)
         kept = [p for p in kept if not p.tie]
-    unit = unit_of(scoring)
+    unit_name, unit = sampling_unit(scoring)
     if sample is not None:
         if isinstance(sample, bool) or not isinstance(sample, int) or sample < 1:
-            raise ValueError(f"sample must be a positive number of {'prompts' if scoring == 'rm-bench' else 'pairs'}, "
-                             f"got {sample!r}")
+            raise ValueError(f"sample must be a positive number of {unit_name}s, got {sample!r}")
         kept = stratified(kept, sample, seed, unit)
     if limit is not None:
         kept = kept[:limit]
     selection = {"subsets": names, "sample": sample, "sample_seed": seed if sample is not None else None,
-                 "sample_unit": "prompt" if scoring == "rm-bench" else "pair", "limit": limit,
+                 "sample_unit": unit_name, "limit": limit,
                  "pairs": len(kept), "per_subset": dict(sorted(Counter(p.subset for p in kept).items())),
                  "ties_left_out": sum(tied.values()), "ties_per_subset": dict(sorted(tied.items()))}
-    if scoring == "rm-bench":
-        selection["prompts"] = len({unit(p) for p in kept})
+    if unit_name != "pair":
+        selection[f"{unit_name}s"] = len({unit(p) for p in kept})
     return Pairs(kept, scoring=scoring, loaded={**loaded, "selection": selection})
 
 
