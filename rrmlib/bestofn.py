@@ -22,6 +22,7 @@ from rrmlib.data import CandidateSet, load_candidates
 from rrmlib.data.rrm_records import elo_coins, load_elo_merged_results
 from rrmlib.judge import swapped
 from rrmlib.metrics import bootstrap_ci
+from rrmlib.paper import knockout_bracket
 from rrmlib.seeding import stable_int
 from rrmlib.tournament import Ask, Driver, Knockout, RoundRobin, Swiss, matches_frame
 
@@ -62,8 +63,6 @@ def bracket_of(n: int, bracket: str = "paper") -> list[int]:
     if bracket not in BRACKETS:
         raise ValueError(f"bracket must be one of {BRACKETS}, got {bracket!r}")
     if bracket == "paper" and n == 32:
-        from rrmlib.paper import knockout_bracket
-
         return knockout_bracket()
     return list(range(n))
 

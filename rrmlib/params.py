@@ -31,7 +31,7 @@ class Param:
     ``"how"``, it changes how a run runs but not its number (batching, servers, parallelism: in the
     run id, not in the report's settings); ``"placement"``, where a run writes (neither).
     ``paper``: the paper's value, where its protocol fixes one; a run that sets another departs
-    from it (``rrmlib.protocol``). ``judge``: a choice of the judge's (a replay of the paper's
+    from it (``rrmlib.paper``). ``judge``: a choice of the judge's (a replay of the paper's
     records runs none). ``backends``: the backends that read it, as option ``option`` (its own
     name unless given)."""
 

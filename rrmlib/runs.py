@@ -27,6 +27,7 @@ import pandas as pd
 
 from rrmlib import results
 from rrmlib.faults import kill_point
+from rrmlib.paper import describe
 from rrmlib.params import names
 
 PACKAGES = ("rrm-notebooks", "torch", "transformers", "pandas", "numpy", "pyarrow", "papermill",
@@ -340,8 +341,6 @@ class RunDir:
         return atomic_write(self.path / "metrics.json", _dump(metrics), "write_metrics")
 
     def write_meta(self, **extra) -> Path:
-        from rrmlib.protocol import describe
-
         meta = {
             "notebook": self.notebook,
             "run_id": self.path.name,

@@ -1,5 +1,5 @@
 """What meta.json says about the paper's protocol: every choice that changes a number away from
-the paper's is named (rrmlib.protocol)."""
+the paper's is named (rrmlib.paper)."""
 import json
 
 import pytest
@@ -10,7 +10,7 @@ from rrmlib.backends import Sampling, make_backend
 from rrmlib.data import Pair
 from rrmlib.judge import Judge
 from rrmlib.params import SPECS, check
-from rrmlib.protocol import ALWAYS, describe
+from rrmlib.paper import ALWAYS, describe
 from rrmlib.runs import RunDir
 from rrmlib.store import JudgmentStore
 

@@ -11,7 +11,7 @@ from rrmlib.data import load_pairs
 from rrmlib.judge import Judge, pair_plan, showing
 from rrmlib.params import ParameterError, check
 from rrmlib.prompts import VERDICT_RULES, parse_verdict, rrm_messages
-from rrmlib.protocol import describe
+from rrmlib.paper import describe
 from rrmlib.protocols import PROTOCOLS
 from rrmlib.store import JudgmentStore, completion_key
 

@@ -6,7 +6,7 @@ gives the template's tokens only. Expected ids are built here from the tokenizer
 import pytest
 
 from rrmlib import params as P
-from rrmlib import protocol
+from rrmlib import paper as protocol
 from rrmlib.backends import Request, Sampling, make_backend
 from rrmlib.backends.base import as_messages
 from rrmlib.backends.hf import SAMPLER

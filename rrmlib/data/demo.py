@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rrmlib.data.registry import register_candidates, register_pairs
 from rrmlib.data.formats import load_candidate_file, load_pair_file
+from rrmlib.data.registry import register_candidates, register_pairs
 
 HERE = Path(__file__).parent / "demo"
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rrmlib.data.files import data_root, field, not_found, read_records, shown
 from rrmlib.data.records import DataError, Pair, Pairs
 from rrmlib.data.registry import register_pairs
 from rrmlib.data.select import select
-from rrmlib.data.files import data_root, field, not_found, read_records, shown
 
 SUBSETS = ("Natural", "Adversarial_Neighbor", "Adversarial_GPTInst", "Adversarial_GPTOut", "Adversarial_Manual")
 MT_BENCH = "MT-Bench_human"

@@ -35,8 +35,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from rrmlib.data.records import DataError, Pair, Pairs
 from rrmlib.data.files import field, shown
+from rrmlib.data.records import DataError, Pair, Pairs
 
 ROLES = ("prompt", "chosen", "rejected", "first", "second", "label", "id", "subset")
 TARGETS = ("first", "second", "tie", "refuse")

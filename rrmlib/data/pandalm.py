@@ -11,9 +11,9 @@ import logging
 from collections import Counter
 from pathlib import Path
 
+from rrmlib.data.files import data_root, field, not_found, read_records, shown
 from rrmlib.data.records import DataError, Pair
 from rrmlib.data.registry import register_pairs
-from rrmlib.data.files import data_root, field, not_found, read_records, shown
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from rrmlib.data.records import CandidateSet, DataError, Pair
-from rrmlib.data.registry import register_candidates, register_pairs
 from rrmlib.data.files import field, field_name, read_json, same_presence, shown
 from rrmlib.data.hub import source_rows
+from rrmlib.data.records import CandidateSet, DataError, Pair
+from rrmlib.data.registry import register_candidates, register_pairs
+from rrmlib.paper import conflict_pairs_file
 
 
 @dataclass(frozen=True)
@@ -252,8 +253,6 @@ def ppe_pairs(dataset: str, *, round: int = 1, pairs_file=None, seed: int | None
     if pairs_file is not None and seed is not None:
         raise ValueError("pass pairs_file (a conflict-pair file) or seed (draw pairs), not both")
     if pairs_file is None and seed is None:
-        from rrmlib.paper import conflict_pairs_file
-
         pairs_file = conflict_pairs_file(spec.name)
     prompts = read_ppe(dataset, path=path, split=split, revision=revision)
     rows = None

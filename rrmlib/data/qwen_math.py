@@ -18,9 +18,9 @@ import re
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
 
+from rrmlib.data.files import data_root, field, finite, not_found, optional, read_records, same_presence, shown
 from rrmlib.data.records import CandidateSet, DataError
 from rrmlib.data.registry import register_candidates
-from rrmlib.data.files import data_root, field, finite, not_found, optional, read_records, same_presence, shown
 
 
 @dataclass

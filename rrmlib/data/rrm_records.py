@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from rrmlib.data.records import DataError
 from rrmlib.data.files import field_name, read_json, shown
+from rrmlib.data.records import DataError
 
 ROUND_NAMES = ("first", "second", "third", "fourth", "fifth")
 
