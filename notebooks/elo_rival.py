@@ -17,7 +17,7 @@
 #
 # All questions are played together: the round robin's matches of every question go to the
 # judge in one batch. A verdict is read as `pairwise` reads it (`verdict_rule`): the original's
-# ELO judgments were read by a script the PR does not include (README, "Reproducing the paper",
+# ELO judgments were read by a script the PR does not include (docs/reproducing-the-paper.md,
 # what still differs). An unparseable verdict is decided at once by a seeded coin, as the
 # original evaluation decided it (by a coin that no run could repeat); `max_retries` re-asks it
 # as a new sample first, and `unparseable="draw"` records a draw instead. Every such match is
@@ -111,9 +111,9 @@ display(wins.head(8))
 # %%
 run.write_results(judgments)
 matches_path = run.write_results(matches, "matches.parquet")
-own_pick = judge.pick(sets)  # a scalar judge: every candidate's score (stored already: nothing is recomputed)
-if own_pick is not None:
-    run.write_results(own_pick[1], "scores.parquet")
+scores = judge.score_candidates(sets)  # a scalar judge: every candidate's score (stored already: no pass again)
+if scores is not None:
+    run.write_results(scores, "scores.parquet")
 run.write_metrics(M)
 run.write_meta(**judge.provenance(), figures=[], candidate_sets=len(sets),
                order="both" if P["both_orders"] else "shuffle")

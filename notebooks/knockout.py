@@ -49,8 +49,8 @@ from IPython.display import display
 
 from rrmlib import bestofn, plots, selection
 from rrmlib.data.hub import HubUnavailable
-from rrmlib.runs import RunDir
 from rrmlib.data.rrm_records import load_rrm_bracket, load_rrm_knockout_records
+from rrmlib.runs import RunDir
 from rrmlib.tournament import Knockout, replay
 
 run = RunDir.start("knockout", P)
@@ -163,9 +163,9 @@ if sets is None:
 else:
     method = "knockout winner" if P["format"] == "knockout" else "Swiss leader"
     methods, cost = {method: picks}, {method: len(judgments)}
-    own_pick = judge.pick(sets) if judge else None  # a scalar reward model: its highest-scored candidate
-    if own_pick is not None:
-        methods["scalar judge"], scores = own_pick
+    scores = judge.score_candidates(sets) if judge else None  # a scalar reward model: every candidate's score
+    if scores is not None:  # its own pick: the highest-scored candidate, one forward pass each
+        methods["scalar judge"] = selection.pick_highest_scored(scores)
         cost["scalar judge"] = int(scores["score"].notna().sum())
     table = bestofn.accuracy_table(sets, methods, cost, seed=P["seed"])
     display(table[["method", "accuracy", "ci_low", "ci_high", "n", "judgments_per_question"]].round(4))

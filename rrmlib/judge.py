@@ -6,7 +6,7 @@ reward model (``backend="classifier"``): it scores each answer, and the higher s
 reach the backend through the judgment store (``rrmlib.cache.CachedBackend``: what the store
 holds is reused, what it lacks is generated and committed as it returns), fit a prompt that is
 too long for the model's context the same way (``fit_answers``), and give the notebooks the
-same ``judge``, ``judge_pairs``, ``pick`` and ``provenance``. ``Judge.from_params`` makes the
+same ``judge``, ``judge_pairs``, ``score_candidates`` and ``provenance``. ``Judge.from_params`` makes the
 one a notebook's parameters describe. A judge knows nothing of which dataset it judges.
 
 A scalar reward model scores each answer on its own: the conversation ``[user: question,
@@ -17,7 +17,7 @@ sampling: a score is deterministic, so ``votes`` must be 1 and a re-ask gets the
 Scores go to the store like completions (the text is ``repr(score)``, the ``finish_reason``
 ``"score"``), keyed by model, revision, numerics and the rendered conversation, with one constant
 ``SCORE_SAMPLING`` and sample 0, so a pair, a tournament match, a re-ask and a best-of-N pick
-share one forward pass per answer, across runs and notebooks. Its best-of-N ``pick`` scores
+share one forward pass per answer, across runs and notebooks. Its best-of-N pick scores
 every candidate once (N forward passes per question, where a round robin of a generative judge
 costs N(N-1)/2 judgments).
 """
@@ -37,7 +37,6 @@ from rrmlib.faults import kill_point
 from rrmlib.params import ParameterError, backend_options
 from rrmlib.prompts import VERDICT_RULES, thought_end
 from rrmlib.seeding import stable_int
-from rrmlib.selection import pick_highest_scored
 from rrmlib.store import JudgmentStore, completion_key
 
 ORDERS = ("shuffle", "both", "fixed")
@@ -146,9 +145,10 @@ class _Judging:
     def judge(self, items: list[tuple[str, str, str, int]], desc: str = "judging") -> list[Judgment]:
         raise NotImplementedError
 
-    def pick(self, sets, desc: str = "scoring candidates"):
-        """A best-of-N pick of the judge's own, without matches: ``(picks, scores)`` for a judge
-        that scores candidates (``ScalarJudge``); None for one that only compares."""
+    def score_candidates(self, sets, desc: str = "scoring candidates") -> pd.DataFrame | None:
+        """Every candidate's score, for a best-of-N pick of the judge's own without matches
+        (``selection.pick_highest_scored``), from a judge that scores (``ScalarJudge``); None
+        from one that only compares."""
         return None
 
     def judge_pairs(self, pairs, *, order: str = "shuffle", votes: int = 1, seed: int = 0) -> pd.DataFrame:
@@ -301,7 +301,7 @@ class Score:
 class ScalarJudge(_Judging):
     """A judge whose backend scores (``ClassifierBackend``): same ``judge``, ``judge_pairs`` and
     ``provenance`` as a generative ``Judge``, so the pairwise and best-of-N notebooks and
-    ``bestofn.play`` take it as they take a generative judge; and a best-of-N ``pick`` of its own."""
+    ``bestofn.play`` take it as they take a generative judge; and every candidate's score, for a best-of-N pick of its own."""
 
     protocol, reasoning, verdict_rule = None, False, SCALAR_RULE
     EXTRA = {"score_chosen": "Float64", "score_rejected": "Float64"}
@@ -390,16 +390,13 @@ class ScalarJudge(_Judging):
         return None  # a score has no budget
 
     # -- best-of-N --------------------------------------------------------------------------
-    def pick(self, sets, desc: str = "scoring candidates") -> tuple[dict, pd.DataFrame]:
-        """``(picks, scores)``: per candidate set the highest-scored candidate (equal scores: the
-        lower index; a set none of whose candidates could be scored gets no pick), and one row
-        per candidate (question, candidate, score, fit, key)."""
+    def score_candidates(self, sets, desc: str = "scoring candidates") -> pd.DataFrame:
+        """One row per candidate: question, candidate, score (None: too long to score), fit, key."""
         sets = list(sets)
         index = [(s.id, i) for s in sets for i in range(len(s.candidates))]
         scored = self.scores([(s.prompt, c) for s in sets for c in s.candidates], desc)
-        frame = scores_frame([{"question": q, "candidate": i, "score": r.score, "fit": r.fit, "key": r.key}
-                              for (q, i), r in zip(index, scored)])
-        return pick_highest_scored(frame), frame
+        return scores_frame([{"question": q, "candidate": i, "score": r.score, "fit": r.fit, "key": r.key}
+                             for (q, i), r in zip(index, scored)])
 
 
 def pair_plan(pairs, *, order: str = "shuffle", votes: int = 1, seed: int = 0) -> list[tuple]:

@@ -84,7 +84,7 @@ PUBLISHED = {
 # paper's model, but the model is named in every table on its own (so is a scalar reward model,
 # backend "classifier", which the paper compares against).
 
-# Departures no parameter can undo, with their reason (README, "Reproducing the paper"). A run
+# Departures no parameter can undo, with their reason (docs/reproducing-the-paper.md). A run
 # lists those its notebook uses with its parameters (``uses``), and no other.
 ALWAYS = {
     "answer_order_coin": "sha256 of (seed, pair id), where the original used Python's per-process salted hash() "

@@ -268,11 +268,11 @@ def test_more_than_two_percent_outside_the_labels_warns(tmp_path, outside, warns
 
 
 def readme_runs() -> list[dict]:
-    """The parameters of each `rrm run pairwise` in the README's "Your own data" that maps a file
+    """The parameters of each `rrm run pairwise` in docs/data.md's "Your own data" that maps a file
     with `fields`."""
     import shlex
 
-    section = ROOT.joinpath("README.md").read_text().split("## Your own data", 1)[1].split("\n## ", 1)[0]
+    section = ROOT.joinpath("docs", "data.md").read_text().split("## Your own data", 1)[1].split("\n## ", 1)[0]
     runs = []
     for line in section.replace("\\\n", " ").splitlines():
         if line.startswith("rrm run pairwise"):

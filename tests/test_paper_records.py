@@ -1,7 +1,7 @@
 """The paper's own match records, read as the original read them (issue 20, item 9).
 
 Knockout: the RRM knockout records (``../shared/data/rrm/knockout-mmlu-pro``), counted here with
-plain ``json``, independently of rrmlib's parser; the README's sentence about them is checked
+plain ``json``, independently of rrmlib's parser; docs/reproducing-the-paper.md's sentence about them is checked
 against the counts. ELO: the reading of RRM-evaluation/scripts/elo_rival_results.py
 (transcribed in original_rrm.py) beside rrmlib's, on crafted records and texts.
 """
@@ -41,7 +41,7 @@ def entries(folder):
 
 
 def readme_knockout_bullet() -> str:
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "reproducing-the-paper.md").read_text()
     start = readme.index("- **Knockout.**")
     return " ".join(readme[start:readme.index("\n- **", start + 1)].split())
 

@@ -65,3 +65,51 @@ def test_make_lab_passes_allow_root_as_root():
     out = subprocess.run(["make", "-n", "lab", "LAB_STAMP=Makefile"], cwd=ROOT, capture_output=True, text=True).stdout
     line = next(l for l in out.splitlines() if "jupyter lab" in l)
     assert ("--allow-root" in line) == (os.geteuid() == 0)
+
+
+# The layers of docs/architecture.md, top to bottom: a module imports only from its own layer or above.
+LAYERS = [
+    {"params", "paths", "seeding", "faults", "redact", "votes", "paper"},
+    {"data"},
+    {"prompts", "protocols", "backends", "models", "store", "cache", "judge"},
+    {"metrics", "budgets", "tournament", "bestofn", "ratings", "selection", "candidates"},
+    {"results", "runs", "report", "plots", "sweeps"},
+    {"cli", "notebook_files"},
+]
+
+
+def rrmlib_imports() -> dict[str, set[str]]:
+    """Module -> the rrmlib modules it imports, anywhere in it (inside functions too)."""
+    import ast
+
+    root = ROOT / "rrmlib"
+    names = {".".join(f.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): f
+             for f in root.rglob("*.py")}
+    graph = {}
+    for name, f in names.items():
+        found = set()
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+        graph[name] = {t for t in found if t in names and t != name}
+    return graph
+
+
+def test_rrmlib_has_no_import_circle_and_keeps_its_layers():
+    graph = rrmlib_imports()
+    # no circle: every module can be placed after all it imports
+    placed, todo = set(), set(graph)
+    while todo:
+        ready = {m for m in todo if graph[m] <= placed | {m}}
+        assert ready, f"an import circle among {sorted(todo)}"
+        placed |= ready
+        todo -= ready
+
+    def layer(module):
+        part = module.split(".")[1] if "." in module else module
+        return next(i for i, names in enumerate(LAYERS) if part in names)
+
+    against = [(m, t) for m, targets in graph.items() if m != "rrmlib" for t in targets - {"rrmlib"} if layer(t) > layer(m)]
+    assert against == [], "imports against the flow of docs/architecture.md"

@@ -121,7 +121,8 @@ def test_higher_score_wins_and_equal_scores_give_no_verdict(tmp_path, backend, d
 def test_best_of_n_picks_the_highest_scored_candidate(tmp_path, backend, direct):
     sets = load_candidates("demo")
     judge = ScalarJudge(backend, JudgmentStore(tmp_path / "s.sqlite"), progress=False)
-    picks, scores = judge.pick(sets)
+    scores = judge.score_candidates(sets)
+    picks = pick_highest_scored(scores)
     n = sum(len(s.candidates) for s in sets)
     assert len(scores) == n and judge.counts["generated"] == len(set(scores["key"]))
     for s in sets:

@@ -150,7 +150,7 @@ class VLLMBackend(RendersChatTemplate, Backend):
                 from vllm import LLM
             except ImportError as e:
                 raise ImportError("the vllm backend needs vLLM: on a CUDA machine pip install 'rrm-notebooks[gpu]'; "
-                                  "on a CPU (Linux x86_64) vLLM's CPU build, `make setup-vllm` (README: \"vLLM on a "
+                                  "on a CPU (Linux x86_64) vLLM's CPU build, `make setup-vllm` (docs/backends.md: \"vLLM on a "
                                   "CPU\"), or backend='hf'") from e
             self._llm = LLM(**self.engine_args)
         return self._llm

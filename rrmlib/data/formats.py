@@ -97,7 +97,7 @@ def load_pair_file(path, *, fields=None, labels=None, other_labels=None, subset:
     if kind in ("llmbar", "pandalm", "rm-bench") and policy == "skip":
         raise ValueError(f"{path}: bad_rows skip reads a file through the pair-file mapping, and this one is in "
                          f"{kind}'s format, read by its own reader: drop bad_rows, or map its columns with fields "
-                         f"(README, 'Your own data')")
+                         f"(docs/data.md, 'Your own data')")
     if kind == "rm-bench":
         return _head(_own_subsets(rmbench.read_rmbench(path, records, fields=mapped or None, subset=subset), subsets), limit)
     if kind == "llmbar":

@@ -16,7 +16,7 @@ class HubUnavailable(RuntimeError):
 
 
 # Where a local copy of a hub dataset is found without being named: in the data folder
-# (``$RRM_DATA``, else ``data/`` in the project), under these names, which the README's
+# (``$RRM_DATA``, else ``data/`` in the project), under these names, which docs/reproducing-the-paper.md's
 # download commands write.
 LOCAL_NAMES = {
     ("lmarena-ai/PPE-MATH-Best-of-K", "train"): "ppe-MATH.parquet",
@@ -50,7 +50,7 @@ def local_copy_advice(repo_id: str, split: str) -> str:
             + (f", or put it at {where} where every run finds it" if name != "FILE" else "")
             + f". To make one on a machine that reaches the hub: python -c \"import datasets; "
             f"datasets.load_dataset('{repo_id}', split='{split}').to_parquet('{where}')\" "
-            f"(README, 'Reproducing the paper')")
+            f"(docs/reproducing-the-paper.md)")
 
 
 def hub_rows(repo_id: str, split: str, *, revision: str | None = None) -> list[tuple[str, dict]]:

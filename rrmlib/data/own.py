@@ -51,7 +51,7 @@ EXPECTED = ("expected prompt, chosen, rejected (optional: id, subset), or prompt
             "saying which is better")
 MAPPING_HELP = ("map yours with the parameters fields ('prompt=question,chosen=good,rejected=bad' or "
                 "'prompt=question,first=response_A,second=response_B,label=label'), labels ('A>B=first,B>A=second') "
-                "and other_labels (tie or refuse); README, 'Your own data'")
+                "and other_labels (tie or refuse); docs/data.md, 'Your own data'")
 
 # Answer columns named by their position, and label columns that say which position won: mapping
 # such a column to `chosen` makes every row where the second answer is better count backwards.
