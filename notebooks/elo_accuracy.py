@@ -53,9 +53,8 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import display
 
-from rrmlib import bestofn, plots
+from rrmlib import bestofn, plots, selection
 from rrmlib.runs import RunDir
-from rrmlib.selection import pick_highest_scored
 
 run = RunDir.start("elo_accuracy", P)
 print("run folder:", run.path)
@@ -120,7 +119,7 @@ for label, r, source, scores in zip(labels, records, sources, scored):
     if scores is not None:  # a scalar judge's pick: the highest-scored candidate, one forward pass each
         name = "scalar judge" if sum(x is not None for x in scored) == 1 else f"scalar judge ({label})"
         scores = scores[scores["question"].isin(common)]
-        picks[name], cost[name] = pick_highest_scored(scores), int(scores["score"].notna().sum())
+        picks[name], cost[name] = selection.pick_highest_scored(scores), int(scores["score"].notna().sum())
 agreement = {label: float(pd.Series(picks[f"ELO ({label})"]).eq(pd.Series(picks[f"Bradley-Terry ({label})"])).mean())
              for label in labels}
 print("ELO and Bradley-Terry pick the same candidate on a share of questions:", agreement)
@@ -129,7 +128,7 @@ print("ELO and Bradley-Terry pick the same candidate on a share of questions:", 
 # ## Accuracy
 
 # %%
-table = bestofn.accuracy_table(sets, picks, cost, seed=P["seed"], bootstrap=P["bootstrap"])
+table = selection.accuracy_table(sets, picks, judgments=cost, seed=P["seed"], bootstrap=P["bootstrap"])
 display(table[["method", "accuracy", "ci_low", "ci_high", "n", "judgments_per_question"]].round(4))
 
 # %% [markdown]

@@ -167,7 +167,7 @@ else:
     if scores is not None:  # its own pick: the highest-scored candidate, one forward pass each
         methods["scalar judge"] = selection.pick_highest_scored(scores)
         cost["scalar judge"] = int(scores["score"].notna().sum())
-    table = bestofn.accuracy_table(sets, methods, cost, seed=P["seed"])
+    table = selection.accuracy_table(sets, methods, judgments=cost, seed=P["seed"], bootstrap=1000)
     display(table[["method", "accuracy", "ci_low", "ci_high", "n", "judgments_per_question"]].round(4))
     row = table.iloc[0]
     M.update(accuracy=float(row["accuracy"]), ci_low=float(row["ci_low"]), ci_high=float(row["ci_high"]),

@@ -14,14 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from rrmlib import ratings, selection
 from rrmlib.data import CandidateSet, load_candidates
 from rrmlib.data.rrm_records import elo_coins, load_elo_merged_results
 from rrmlib.judge import swapped
-from rrmlib.metrics import bootstrap_ci
 from rrmlib.paper import knockout_bracket
 from rrmlib.seeding import stable_int
 from rrmlib.tournament import Ask, Driver, Knockout, RoundRobin, Swiss, matches_frame
@@ -336,31 +334,6 @@ def rating_picks(matches: pd.DataFrame, *, k: float = 4.0, initial: float = 1000
         elo_picks = selection.pick_by_rating(elo)
     bt = ratings.bradley_terry_by_group(matches, "question", prior=prior, initial=initial, scale=scale, base=base)
     return elo_picks, selection.pick_by_rating(bt), {"elo": elo, "bradley_terry": bt}
-
-
-def accuracy_table(sets: list[CandidateSet], picks: Mapping[str, Mapping], judgments: Mapping[str, int], *,
-                   seed: int = 0, bootstrap: int = 1000) -> pd.DataFrame:
-    """``selection.accuracy_table`` (methods, then baselines) with ``judgments_per_question``
-    and a percentile-bootstrap 95% interval over questions (``ci_low``/``ci_high``; missing for
-    the exact random expectation, or with ``bootstrap`` = 0)."""
-    table = selection.accuracy_table(sets, picks, judgments=judgments, baselines=True, seed=seed)
-    n_sets = len(sets)
-    table["judgments_per_question"] = table["judgments"] / n_sets if n_sets else np.nan
-    by_id = {s.id: s for s in sets}
-    every = {**picks, **selection.baseline_picks(sets, seed)}
-    lows, highs = [], []
-    for method in table["method"]:
-        p = every.get(method)
-        if p is None or not bootstrap:
-            lows.append(np.nan)
-            highs.append(np.nan)
-            continue
-        hits = [float(by_id[q].correct[int(i)]) for q, i in p.items()]
-        lo, hi = bootstrap_ci(hits, seed=seed, n_boot=bootstrap)
-        lows.append(lo)
-        highs.append(hi)
-    table["ci_low"], table["ci_high"] = lows, highs
-    return table
 
 
 def restrict(sets: list[CandidateSet], questions: Iterable) -> list[CandidateSet]:

@@ -19,13 +19,14 @@ from rrmlib import params as params_mod
 from rrmlib import results
 from rrmlib import runs as runs_mod
 from rrmlib.metrics import tie_lines
+from rrmlib.paths import CHECKOUT
 from rrmlib.sweeps import folder_of, parse_value, record_sweep, sweep_configs
 
 def notebooks_dir() -> Path:
     """``notebooks/`` under the working directory, else beside the installed package (an
     editable install from a clone), so rrm also runs from another folder."""
     here = Path("notebooks")
-    return here if here.is_dir() else Path(__file__).resolve().parents[1] / "notebooks"
+    return here if here.is_dir() else CHECKOUT / "notebooks"
 
 
 def merged_params(notebook: str, files: list[str], pairs: list[tuple[str, str]]) -> dict:

@@ -38,6 +38,7 @@ from rrmlib.params import ParameterError, backend_options
 from rrmlib.prompts import VERDICT_RULES, thought_end
 from rrmlib.seeding import stable_int
 from rrmlib.store import JudgmentStore, completion_key
+from rrmlib.votes import picked
 
 ORDERS = ("shuffle", "both", "fixed")
 TOO_LONG = ("skip", "shorten")
@@ -165,12 +166,12 @@ class _Judging:
         return {}
 
     def _row(self, p, swap: bool, s: int, j: Judgment) -> dict:
-        picked = None if j.verdict is None else ("chosen" if (j.verdict == 1) != swap else "rejected")
+        which = picked(j.verdict, swap)
         return {"pair_id": p.id, "subset": p.subset, "tie": p.tie,
                 "order": "rejected_first" if swap else "chosen_first", "sample": s,
-                "key": j.key, "verdict": j.verdict, "picked": picked,
+                "key": j.key, "verdict": j.verdict, "picked": which,
                 **{f"verdict_{rule}": j.verdicts[rule] for rule in VERDICT_RULES},
-                "correct": None if picked is None else picked == "chosen",
+                "correct": None if which is None else which == "chosen",
                 "prompt_tokens": j.prompt_tokens, "completion_tokens": j.completion_tokens,
                 "think_tokens": j.think_tokens, "cut_off": j.cut_off, "fit": j.fit, "budget": self._budget()}
 

@@ -15,7 +15,7 @@ import pandas as pd
 from rrmlib.data.registry import scoring_rule
 from rrmlib.data.rewardbench import SECTION_OF, rewardbench_score, rewardbench_sections  # noqa: F401 (the contract:
 # rrmlib.metrics.rewardbench_sections)
-from rrmlib.votes import bootstrap_ci, judged_rows, pair_scores
+from rrmlib.votes import bootstrap_ci, judged_rows, pair_scores, picked
 
 PAIR_MEAN = "accuracy (mean over pairs)"
 
@@ -207,12 +207,9 @@ def warnings_for(m: dict, threshold: float = UNPARSEABLE_WARN) -> list[str]:
 
 def picked_of(verdict: pd.Series, order: pd.Series) -> pd.Series:
     """Which answer each verdict (the slot, 1 or 2) names, given the order it was shown in:
-    ``chosen``, ``rejected`` or missing (no verdict)."""
-    swapped = order == "rejected_first"
-    picked = pd.Series(pd.NA, index=verdict.index, dtype="string")
-    picked[verdict.notna() & ((verdict == 1) != swapped)] = "chosen"
-    picked[verdict.notna() & ((verdict == 1) == swapped)] = "rejected"
-    return picked
+    ``chosen``, ``rejected`` or missing (no verdict), by ``votes.picked``."""
+    return pd.Series([picked(v, o == "rejected_first") for v, o in zip(verdict, order)], index=verdict.index,
+                     dtype="string")
 
 
 def with_rule(results: pd.DataFrame, rule: str) -> pd.DataFrame:

@@ -15,6 +15,8 @@ import os
 import sys
 from pathlib import Path
 
+from rrmlib.paths import CHECKOUT
+
 
 def kernel_language_info() -> dict:
     """What this environment's Python kernel (ipykernel) reports as its language_info."""
@@ -43,7 +45,7 @@ def sync(py: Path) -> Path:
 def main(argv=None) -> int:
     paths = [Path(p) for p in (argv if argv is not None else sys.argv[1:])]
     if not paths:
-        paths = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.py"))
+        paths = sorted((CHECKOUT / "notebooks").glob("*.py"))
     for py in paths:
         sync(py)
     return 0

@@ -15,10 +15,11 @@ import os
 from pathlib import Path
 
 from rrmlib.params import names, paper_values
+from rrmlib.paths import CHECKOUT
 
 # The checkout's PPEdataset/ (rrmlib is installed editable, as the Makefile does); $RRM_PPE_DIR
 # points elsewhere, e.g. for a copy of rrmlib installed without the checkout.
-PPE_DIR = Path(os.environ.get("RRM_PPE_DIR", Path(__file__).resolve().parent.parent / "PPEdataset"))
+PPE_DIR = Path(os.environ.get("RRM_PPE_DIR", CHECKOUT / "PPEdataset"))
 
 # File (relative to PPE_DIR) -> sha256 of the original's bytes.
 PAPER_FILES = {

@@ -11,13 +11,17 @@ import os
 from pathlib import Path
 
 
+# The folder above rrmlib/: the checkout an editable install runs from (notebooks/, params/,
+# PPEdataset/ live there, whatever $RRM_ROOT says of runs and data).
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
 def project_root() -> Path:
     env = os.environ.get("RRM_ROOT")
     if env:
         return Path(env).resolve()
-    checkout = Path(__file__).resolve().parent.parent
-    if (checkout / "pyproject.toml").exists() and (checkout / "notebooks").is_dir():
-        return checkout
+    if (CHECKOUT / "pyproject.toml").exists() and (CHECKOUT / "notebooks").is_dir():
+        return CHECKOUT
     return Path.cwd().resolve()
 
 

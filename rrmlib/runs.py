@@ -29,6 +29,7 @@ from rrmlib import results
 from rrmlib.faults import kill_point
 from rrmlib.paper import describe
 from rrmlib.params import names
+from rrmlib.paths import CHECKOUT, project_root
 
 PACKAGES = ("rrm-notebooks", "torch", "transformers", "pandas", "numpy", "pyarrow", "papermill",
             "evalica", "math-verify", "openai", "vllm", "matplotlib")
@@ -232,8 +233,6 @@ def _alive(pid: str, written: float | None = None) -> bool:
 
 def runs_dir() -> Path:
     """``runs/`` under the project root: every run folder, the store and the sweeps' indexes."""
-    from rrmlib.paths import project_root
-
     return project_root() / "runs"
 
 
@@ -241,8 +240,6 @@ def folder_of(notebook: str, params: dict) -> Path:
     """Where a run of checked parameters writes: ``out_dir``; else a report's tables and figures
     go to ``figures/<sweep name>`` (``figures/report-<hash>`` from run folders), the place for
     what a paper takes, and every other run to ``runs/<run-id>``."""
-    from rrmlib.paths import project_root
-
     if params.get("out_dir"):
         return Path(params["out_dir"])
     if notebook == "report":
@@ -348,7 +345,7 @@ class RunDir:
             "protocol": describe(self.notebook, self.params, extra),
             "seed": self.params.get("seed"),
             "versions": versions(),
-            "git_revision": git_revision(Path(__file__).resolve().parent),
+            "git_revision": git_revision(CHECKOUT),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),
             "seconds": round(time.time() - self.started, 1),
             **extra,

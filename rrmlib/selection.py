@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from rrmlib.data import CandidateSet
+from rrmlib.votes import bootstrap_ci
 
 
 def pick_by_rating(ratings: pd.DataFrame, group: str = "question") -> dict:
@@ -113,10 +114,12 @@ def baseline_picks(sets: list[CandidateSet], seed: int = 0) -> dict[str, dict]:
 
 
 def accuracy_table(sets: Iterable[CandidateSet], picks: Mapping[str, Mapping] | None = None, *,
-                   judgments: Mapping[str, int] | None = None, baselines: bool = True,
-                   seed: int = 0) -> pd.DataFrame:
+                   judgments: Mapping[str, int] | None = None, baselines: bool = True, seed: int = 0,
+                   bootstrap: int = 0) -> pd.DataFrame:
     """One row per method: ``method``, ``accuracy``, ``n`` (questions with a pick),
-    ``judgments`` (judge calls spent; 0 for baselines).
+    ``judgments`` (judge calls spent; 0 for baselines), ``judgments_per_question``, and with
+    ``bootstrap`` resamples a percentile-bootstrap 95% interval over questions (``ci_low``,
+    ``ci_high``; missing for the exact random expectation, or with ``bootstrap`` 0).
 
     ``picks`` maps a method name to its picks, ``judgments`` a method name to its cost. With
     ``baselines`` the table adds: random (seeded) and its exact expectation, majority vote
@@ -124,14 +127,23 @@ def accuracy_table(sets: Iterable[CandidateSet], picks: Mapping[str, Mapping] | 
     """
     sets = list(sets)
     judgments = dict(judgments or {})
-    rows = []
-    for name, p in (picks or {}).items():
+    picks = dict(picks or {})
+    rows, every = [], dict(picks)
+    for name, p in picks.items():
         acc, n = accuracy(sets, p)
         rows.append((name, acc, n, int(judgments.get(name, 0))))
     if baselines:
         base = baseline_picks(sets, seed)
+        every.update(base)
         random_name = next(iter(base))
         rows.append((random_name, *accuracy(sets, base.pop(random_name)), 0))
         rows.append(("random (expected)", random_expectation(sets), len(sets), 0))
         rows.extend((name, *accuracy(sets, p), 0) for name, p in base.items())
-    return pd.DataFrame(rows, columns=["method", "accuracy", "n", "judgments"])
+    table = pd.DataFrame(rows, columns=["method", "accuracy", "n", "judgments"])
+    table["judgments_per_question"] = table["judgments"] / len(sets) if sets else np.nan
+    by_id = {s.id: s for s in sets}
+    intervals = [bootstrap_ci([float(by_id[q].correct[int(i)]) for q, i in every[m].items()], seed=seed,
+                              n_boot=bootstrap) if bootstrap and m in every else (np.nan, np.nan)
+                 for m in table["method"]]
+    table["ci_low"], table["ci_high"] = [lo for lo, _ in intervals], [hi for _, hi in intervals]
+    return table

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rrmlib import params as params_mod
 from rrmlib import runs as runs_mod
-from rrmlib.paths import project_root
+from rrmlib.paths import CHECKOUT, project_root
 from rrmlib.runs import folder_of
 
 
@@ -49,8 +49,7 @@ def _own_file(name, sweep_path) -> Path:
     p = Path(name).expanduser()
     if p.is_absolute():
         return p
-    checkout = Path(__file__).resolve().parent.parent
-    tried = [Path(sweep_path).resolve().parent / p, project_root() / p, checkout / p]
+    tried = [Path(sweep_path).resolve().parent / p, project_root() / p, CHECKOUT / p]
     for candidate in tried:
         if candidate.exists():
             return candidate

@@ -14,6 +14,14 @@ import pandas as pd
 POLICIES = ("tie", "wrong", "exclude")
 
 
+def picked(verdict, swapped: bool) -> str | None:
+    """Which answer a verdict (the slot the judge preferred, 1 or 2; None: no verdict) names, the
+    pair shown with its answers ``swapped`` (the rejected one in slot 1) or not."""
+    if verdict is None or pd.isna(verdict):
+        return None
+    return "chosen" if (int(verdict) == 1) != swapped else "rejected"
+
+
 def pair_scores(results: pd.DataFrame, policy: str = "tie", *, votes: int | None = None,
                 order: str | None = None) -> pd.DataFrame:
     """One row per pair: votes for each answer, whether it was decided, and its score.

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rrmlib import bestofn, plots
+from rrmlib import bestofn, plots, selection
 from rrmlib.backends import Sampling, make_backend
 from rrmlib.backends.base import Completion
 from rrmlib.data import CandidateSet, load_candidates
@@ -201,7 +201,8 @@ def test_read_matches_from_parquet_and_the_papers_merged_json(tmp_path):
 def test_accuracy_table_with_intervals_and_records_checks():
     sets = [CandidateSet(str(i), "q", ["a", "b"], [i % 2 == 0, True], answers=["1", "2"], scores=[0.0, 1.0])
             for i in range(10)]
-    table = bestofn.accuracy_table(sets, {"ELO": {s.id: 0 for s in sets}}, {"ELO": 10}, seed=0, bootstrap=200)
+    table = selection.accuracy_table(sets, {"ELO": {s.id: 0 for s in sets}}, judgments={"ELO": 10}, seed=0,
+                                     bootstrap=200)
     assert table["method"].tolist() == ["ELO", "random (seed 0)", "random (expected)", "majority vote",
                                         "scalar score", "oracle (any correct)"]
     t = table.set_index("method")

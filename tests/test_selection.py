@@ -73,7 +73,9 @@ def test_best_of_n_end_to_end():
         "elo": selection.pick_by_rating(ratings.elo_by_group(matches_frame(robins), k=32)),
     }
     table = selection.accuracy_table(SETS, picks, judgments=spent)
-    assert list(table.columns) == ["method", "accuracy", "n", "judgments"]
+    assert list(table.columns) == ["method", "accuracy", "n", "judgments", "judgments_per_question", "ci_low",
+                                   "ci_high"]
+    assert table["ci_low"].isna().all()  # no bootstrap asked for
     rows = table.set_index("method")
     for name in ("knockout", "swiss", "elo"):
         assert rows.loc[name, "accuracy"] == pytest.approx(2 / 3)  # as good as the oracle
