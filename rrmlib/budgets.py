@@ -21,6 +21,7 @@ import pandas as pd
 
 from rrmlib.backends.base import Request, Sampling
 from rrmlib.judge import pair_plan, showing
+from rrmlib.metrics import picked_of, summarize
 from rrmlib.prompts import VERDICT_RULES, parse_verdict
 
 CLOSE = "\n</think>\n\n"
@@ -120,8 +121,6 @@ def budgets_frame(rows: list[dict], rule: str = "paper") -> pd.DataFrame:
     """Budget rows with fixed dtypes; ``verdict``/``picked``/``correct`` follow the forced verdict
     under ``rule``, ``picked_truncated`` the truncation-scored one."""
     cols = {**_COLUMNS, **{f"{kind}_{r}": "Int64" for kind in ("forced", "truncated") for r in VERDICT_RULES}}
-    from rrmlib.metrics import picked_of
-
     df = pd.DataFrame(rows, columns=list(cols)).astype(cols)
     df["picked"] = picked_of(df[f"forced_{rule}"], df["order"])
     df["picked_truncated"] = picked_of(df[f"truncated_{rule}"], df["order"])
@@ -134,8 +133,6 @@ def budgets_frame(rows: list[dict], rule: str = "paper") -> pd.DataFrame:
 def budget_metrics(frame: pd.DataFrame, policy: str = "tie", *, seed: int = 0) -> dict:
     """Per budget: accuracy from the forced verdicts and from the truncated ones (same
     completions), with intervals, per subset; and the thinking tokens actually used."""
-    from rrmlib.metrics import summarize
-
     out = {}
     for budget, part in frame.groupby("budget", sort=True):
         truncated = part.assign(picked=part["picked_truncated"])

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import json
 import logging
+import shutil
 import signal
 import sys
 from pathlib import Path
 
+from rrmlib import data
 from rrmlib import params as params_mod
 from rrmlib import results
 from rrmlib import runs as runs_mod
 from rrmlib.metrics import tie_lines
 from rrmlib.paths import CHECKOUT
 from rrmlib.sweeps import folder_of, parse_value, record_sweep, sweep_configs
+
 
 def notebooks_dir() -> Path:
     """``notebooks/`` under the working directory, else beside the installed package (an
@@ -186,10 +190,6 @@ def preflight(notebook: str, p: dict, made: set = frozenset()) -> None:
     the options the run gives (``round`` only for a dataset with rounds); every file or folder a
     parameter names exists, except inside ``made`` (the folders an earlier step of a sweep
     makes); the run folder is new, empty or a run folder."""
-    import glob
-
-    from rrmlib import data
-
     try:
         if notebook == "pairwise":
             data.check_source(p["dataset"], "pair", **data.pair_options(p))
@@ -433,8 +433,6 @@ def main(argv=None) -> int:
 def list_runs(*, clean: bool = False) -> int:
     """``rrm runs``: each run folder under runs/ with its state (finished, FAILED and why,
     unfinished, running), and with ``clean``, the failed and unfinished ones removed."""
-    import shutil
-
     root = runs_mod.runs_dir()
     folders = sorted(f for f in root.iterdir() if f.is_dir() and f.name != "sweeps") if root.is_dir() else []
     removed = 0

@@ -14,6 +14,8 @@ import pandas as pd
 
 from rrmlib.data.registry import scoring_rule
 from rrmlib.data.rewardbench import SECTION_OF, rewardbench_score, rewardbench_sections  # noqa: F401 (the contract:
+from rrmlib.prompts import VERDICT_RULES
+
 # rrmlib.metrics.rewardbench_sections)
 from rrmlib.votes import bootstrap_ci, judged_rows, pair_scores, picked
 
@@ -224,8 +226,6 @@ def verdict_rule_comparison(results: pd.DataFrame, policy: str = "tie", *, seed:
                             scoring: str | None = None) -> dict:
     """The headline numbers under every verdict rule, from the same completions, so a run read
     by a lenient rule still shows the paper's number beside its own (and the other way round)."""
-    from rrmlib.prompts import VERDICT_RULES
-
     if not all(f"verdict_{r}" in results.columns for r in VERDICT_RULES):
         return {}
     out = {}

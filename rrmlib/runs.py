@@ -11,6 +11,7 @@ folder looks complete only once every file of the run that wrote it is in place.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
@@ -117,8 +118,6 @@ class Claim:
 
     def busy(self) -> bool:
         """Whether another process holds the claim now (asked without taking it or writing)."""
-        import fcntl
-
         try:
             fh = open(self.folder / CLAIM)
         except OSError:
@@ -131,8 +130,6 @@ class Claim:
         return False
 
     def acquire(self, wait: bool = True) -> bool:
-        import fcntl
-
         mark_folder(self.folder)
         fh = open(self.folder / CLAIM, "r+")
         try:

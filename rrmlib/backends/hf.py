@@ -25,6 +25,8 @@ key (``numerics``) does not name the batching. Why not transformers' own continu
 """
 from __future__ import annotations
 
+import inspect
+import warnings
 
 from rrmlib import models
 from rrmlib.backends.base import Backend, Completion, RendersChatTemplate, Request
@@ -215,8 +217,6 @@ class HFBackend(RendersChatTemplate, Backend):
         # Why continuous batching cannot run on this model (None: it can); then it falls back to static.
         self.refill_problem = self._refill_problem()
         if batching == "continuous" and self.refill_problem:
-            import warnings
-
             warnings.warn(f"hf backend: continuous batching is not available for this model ({self.refill_problem}); "
                           f"using static batches", stacklevel=3)
             self.batching = "static"
@@ -455,8 +455,6 @@ class HFBackend(RendersChatTemplate, Backend):
     def _refill_problem(self) -> str | None:
         """Why continuous batching cannot run on this model (None when it can): it pads and merges
         plain per-layer key/value tensors, and needs a decoder-only model that takes position ids."""
-        import inspect
-
         try:
             from transformers.cache_utils import DynamicLayer
         except ImportError:

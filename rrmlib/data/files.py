@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from rrmlib.data.records import DataError
+from rrmlib.paths import data_dir
 
 _JSON_SPACE = " \t\r\n"
 _SURROGATE = re.compile("[\ud800-\udfff]")            # bytes that are not UTF-8 decode to \udc80-\udcff
@@ -389,8 +390,6 @@ def data_root(root, folder: str, *, source: str) -> Path:
     data folder is laid out as ``llmbar/``, ``pandalm/``, ... so that one setting serves every
     such source.
     """
-    from rrmlib.paths import data_dir
-
     if root is not None:
         return Path(root)
     if os.environ.get("RRM_DATA"):

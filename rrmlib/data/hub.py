@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from rrmlib.data.files import read_records
+from rrmlib.paths import data_dir
 
 
 class HubUnavailable(RuntimeError):
@@ -31,8 +32,6 @@ LOCAL_NAMES = {
 
 def local_copy(repo_id: str, split: str):
     """The local copy of a hub dataset in the data folder, if there is one."""
-    from rrmlib.paths import data_dir
-
     name = LOCAL_NAMES.get((repo_id, split))
     path = data_dir() / name if name else None
     return path if path is not None and path.is_file() else None
@@ -41,8 +40,6 @@ def local_copy(repo_id: str, split: str):
 def local_copy_advice(repo_id: str, split: str) -> str:
     """How to run without the hub: the notebooks' ``data_path``, the library's ``path=``, or a
     copy in the data folder under its conventional name."""
-    from rrmlib.paths import data_dir
-
     name = LOCAL_NAMES.get((repo_id, split), "FILE")
     where = data_dir() / name
     return (f"give a local copy of {repo_id!r} (split {split!r}, a .parquet, .jsonl or .json with the same columns): "

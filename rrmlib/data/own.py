@@ -35,8 +35,9 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from rrmlib.data.files import field, shown
+from rrmlib.data.files import BadRecord, field, presence, shown
 from rrmlib.data.records import DataError, Pair, Pairs
+from rrmlib.data.select import check_subsets, in_subset, names_list
 
 ROLES = ("prompt", "chosen", "rejected", "first", "second", "label", "id", "subset")
 TARGETS = ("first", "second", "tie", "refuse")
@@ -234,9 +235,6 @@ def read_mapped(path, records: list[tuple[str, dict]], *, fields=None, labels=No
     ``subsets``, a row of another subset is not read beyond its subset column, so it cannot stop
     the run; a row whose subset cannot be read is a bad row like any other.
     """
-    from rrmlib.data.files import BadRecord, presence
-    from rrmlib.data.select import check_subsets, in_subset, names_list
-
     policy = check_bad_rows(bad_rows)
     mapped = {**(defaults or {}), **parse_fields(fields)}
     by_label = bool(mapped.keys() & {"first", "second"})
