@@ -108,6 +108,7 @@ def test_one_jupytext_configuration_for_the_cli_make_and_jupyterlab():
     configs = sorted(str(p.relative_to(ROOT)) for name in ("jupytext.toml", ".jupytext.toml", "jupytext.yml",
                                                            ".jupytext.yml", ".jupytext", "jupytext.json",
                                                            "jupytext.py", ".jupytext.py")
-                     for p in ROOT.rglob(name) if ".venv" not in p.parts and ".git" not in p.parts)
+                     for p in ROOT.rglob(name)
+                     if not any(part.startswith(".venv") or part == ".git" for part in p.relative_to(ROOT).parts))
     assert configs == ["notebooks/jupytext.toml"]
     assert "jupytext" not in tomllib.loads((ROOT / "pyproject.toml").read_text()).get("tool", {})
