@@ -116,6 +116,18 @@ def _is_qwen(rec: dict) -> bool:
     return "candidates" not in rec and bool(rec.keys() & _QWEN_KEYS)
 
 
+def _items(path, where, rec: dict, name: str, ok, expected: str, n: int | None = None, what: str = "") -> list:
+    """A record's list ``name``, each item ``ok`` (else an error naming the item: ``name[i]``),
+    ``n`` long where given (else an error: ``<len> <what> for <n> candidates``)."""
+    items = field(path, where, rec, name, list)
+    for i, item in enumerate(items):
+        if not ok(item):
+            raise DataError(path, where, f"{name}[{i}]", f"expected {expected}, got {shown(item)}")
+    if n is not None and len(items) != n:
+        raise DataError(path, where, name, f"{len(items)} {what} for {n} candidates")
+    return items
+
+
 def load_candidate_file(path, *, limit: int | None = None) -> list[CandidateSet]:
     """Candidate sets from records with ``id`` (unique), ``prompt``, ``candidates`` (list of
     non-empty str) and ``correct`` (list of bool, same length), and optional ``answers`` (list
@@ -139,23 +151,11 @@ def load_candidate_file(path, *, limit: int | None = None) -> list[CandidateSet]
             raise DataError(path, where, "id", f"duplicate id {shown(cid)} (first at {seen[cid]})")
         seen[cid] = where
         prompt = field(path, where, rec, "prompt")
-        cands = field(path, where, rec, "candidates", list)
-        for i, c in enumerate(cands):
-            if not isinstance(c, str) or not c.strip():
-                raise DataError(path, where, f"candidates[{i}]", f"expected a non-empty string, got {shown(c)}")
-        correct = field(path, where, rec, "correct", list)
-        for i, c in enumerate(correct):
-            if not isinstance(c, bool):
-                raise DataError(path, where, f"correct[{i}]", f"expected true or false, got {shown(c)}")
-        if len(correct) != len(cands):
-            raise DataError(path, where, "correct", f"{len(correct)} labels for {len(cands)} candidates")
-        answers = None
-        if has_answers:
-            answers = field(path, where, rec, "answers", list)
-            for i, a in enumerate(answers):
-                if not isinstance(a, str):
-                    raise DataError(path, where, f"answers[{i}]", f"expected a string, got {shown(a)}")
-            if len(answers) != len(cands):
-                raise DataError(path, where, "answers", f"{len(answers)} answers for {len(cands)} candidates")
+        cands = _items(path, where, rec, "candidates", lambda c: isinstance(c, str) and bool(c.strip()),
+                       "a non-empty string")
+        correct = _items(path, where, rec, "correct", lambda c: isinstance(c, bool), "true or false",
+                         len(cands), "labels")
+        answers = _items(path, where, rec, "answers", lambda a: isinstance(a, str), "a string", len(cands),
+                         "answers") if has_answers else None
         sets.append(CandidateSet(id=cid, prompt=prompt, candidates=cands, correct=correct, answers=answers))
     return sets[:limit] if limit is not None else sets

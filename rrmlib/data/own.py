@@ -118,12 +118,17 @@ def parse_labels(labels) -> dict[str, str]:
     return out
 
 
+def _choice(value, name: str, allowed: tuple, default: str) -> str:
+    """``value`` if it is one of ``allowed``, ``default`` for None, else an error naming ``name``."""
+    if value is None:
+        return default
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
 def check_other_labels(other_labels) -> str:
-    if other_labels is None:
-        return "refuse"
-    if other_labels not in OTHER_LABELS:
-        raise ValueError(f"other_labels must be one of {', '.join(OTHER_LABELS)}, got {other_labels!r}")
-    return other_labels
+    return _choice(other_labels, "other_labels", OTHER_LABELS, "refuse")
 
 
 def format_error(path, where, name: str, rec: dict) -> DataError:
@@ -180,11 +185,7 @@ def _check_not_positional(path, where, rec: dict, names: dict, mapped: dict) -> 
 
 
 def check_bad_rows(bad_rows) -> str:
-    if bad_rows is None:
-        return "strict"
-    if bad_rows not in BAD_ROWS:
-        raise ValueError(f"bad_rows must be one of {', '.join(BAD_ROWS)}, got {bad_rows!r}")
-    return bad_rows
+    return _choice(bad_rows, "bad_rows", BAD_ROWS, "strict")
 
 
 def _percent(k: int, n: int) -> str:
