@@ -88,3 +88,4 @@ notebooks:
 
 clean:
 	rm -rf runs .pytest_cache
+	find figures -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

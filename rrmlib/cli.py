@@ -3,6 +3,7 @@
     rrm run pairwise -f params/demo.yaml -p round 4
     rrm sweep params/sweeps/paper.yaml -f params/judges/rrm-7b.yaml   # every configuration not yet complete
     rrm report params/sweeps/paper.yaml       # the paper's tables from its runs
+    rrm runs [--clean]            # the run folders: finished, failed, unfinished, running
     rrm params pairwise           # list a notebook's parameters
 """
 from __future__ import annotations
@@ -88,11 +89,22 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM or SIGHUP, raised where the run is, so that it ends as an interrupt (Ctrl-C) does:
     its kernel shut down, its folder marked FAILED."""
 
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _stopped(e: KeyboardInterrupt) -> tuple[str, int]:
+    """What stopped a run, said, and the exit status a shell gives it (128 + the signal)."""
+    if isinstance(e, Terminated):
+        return f"terminated ({e})", 128 + e.signum
+    return "interrupted", 128 + signal.SIGINT
+
 
 @contextlib.contextmanager
 def _signals_as_interrupts():
     def stop(signum, frame):
-        raise Terminated(signal.Signals(signum).name)
+        raise Terminated(signum)
 
     try:
         old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
@@ -122,10 +134,11 @@ def execute(notebook: str, p: dict, *, out_dir: str | None = None, progress: boo
 
     if out_dir is None:
         out_dir = str(folder_of(notebook, p))
-    # The values that differ from the defaults, which the notebook fills in itself (the same
-    # check, the same defaults): the executed notebook and its terminal name what was given.
-    spec = params_mod.SPECS[notebook]
-    p = {**{k: v for k, v in p.items() if k not in spec or v != spec[k].default}, "out_dir": out_dir}
+    # The values that differ from what the notebook would fill in itself (the same check, the same
+    # defaults, a budget resolved for the same judge): the executed notebook and its terminal name
+    # what was given.
+    filled = params_mod.check(notebook, {k: p[k] for k in ("model", "backend") if k in p})
+    p = {**{k: v for k, v in p.items() if k not in filled or v != filled[k]}, "out_dir": out_dir}
     folder = Path(out_dir)
     output = folder / f"{notebook}.ipynb"
     own = claim is None
@@ -226,37 +239,32 @@ def sweep(path, files: list[str] = (), pairs: list[tuple[str, str]] = ()) -> int
             raise params_mod.ParameterError(f"{path}: configuration {n + 1} of {len(configs)}: {e}") from None
     record_sweep(path, folders)
     counts = dict.fromkeys(("run", "complete", "failed", "by_other"), 0)
-    later: list[tuple[int, runs_mod.Claim]] = []
+    later: list[int] = []
     for n, (notebook, p) in enumerate(configs, 1):
         label = f"[{n}/{len(configs)}] {notebook} {folders[n - 1]}"
         if runs_mod.is_complete(folders[n - 1]):  # meta.json, written last, and no FAILED marker
             counts["complete"] += 1
             print(f"{label}: complete, skipped")
             continue
-        claim = runs_mod.Claim(folders[n - 1])
-        waits_on = [str(folders[k - 1]) for k, _ in later]
-        if any(w in json.dumps(p) for w in waits_on):
-            later.append((n, claim))
+        if _uses(p, [folders[k - 1] for k in later]):
+            later.append(n)
             print(f"{label}: uses the folder of a configuration another process is running; after it", flush=True)
             continue
+        claim = runs_mod.Claim(folders[n - 1])
         if not claim.acquire(wait=False):
-            later.append((n, claim))
+            later.append(n)
             print(f"{label}: being run by {claim.holder()}; coming back to it at the end", flush=True)
             continue
         counts[_sweep_one(label, notebook, p, folders[n - 1], claim)] += 1
-    for n, claim in later:
+    for n in later:
         notebook, p = configs[n - 1]
         label = f"[{n}/{len(configs)}] {notebook} {folders[n - 1]}"
+        claim = runs_mod.Claim(folders[n - 1])
         if not claim.acquire(wait=False):
             print(f"{label}: waiting for {claim.holder()} to finish it", flush=True)
             claim.acquire(wait=True)
-        if runs_mod.is_complete(folders[n - 1]):
-            claim.release()
-            counts["by_other"] += 1
-            print(f"{label}: completed by the other process, skipped", flush=True)
-            continue
         counts[_sweep_one(label, notebook, p, folders[n - 1], claim)] += 1
-    if counts["complete"] + counts["by_other"] == len(configs) and not counts["by_other"]:
+    if counts["complete"] == len(configs):
         print(f"sweep: nothing to run: all {len(configs)} configurations are complete")
     else:
         other = f", {counts['by_other']} completed by another process" if counts["by_other"] else ""
@@ -264,10 +272,26 @@ def sweep(path, files: list[str] = (), pairs: list[tuple[str, str]] = ()) -> int
     return 1 if counts["failed"] else 0
 
 
+def _uses(p: dict, folders: list[Path]) -> bool:
+    """Whether a configuration names a file or folder inside one of ``folders`` (a later step
+    reading an earlier step's run folder, ``{run:NAME}``)."""
+    for name in params_mod.PATH_PARAMS - {"out_dir", "store"}:
+        values = p.get(name)
+        for value in ([values] if isinstance(values, str) else values or []):
+            if any(Path(value).is_relative_to(f) for f in folders):
+                return True
+    return False
+
+
 def _sweep_one(label: str, notebook: str, p: dict, out_dir: Path, claim: runs_mod.Claim) -> str:
-    """Run one claimed configuration of a sweep, saying how it ended; "run" or "failed"."""
+    """Run one claimed configuration of a sweep, saying how it ended: "run", "failed", or
+    "by_other" where another process finished it before this one held the claim."""
     import papermill
 
+    if runs_mod.is_complete(out_dir):  # finished by the process that held the claim a moment ago
+        claim.release()
+        print(f"{label}: completed by the other process, skipped", flush=True)
+        return "by_other"
     print(f"{label}: running", flush=True)
     try:
         execute(notebook, p, out_dir=str(out_dir), progress=True, claim=claim)
@@ -378,9 +402,9 @@ def main(argv=None) -> int:
             print(f"rrm: {e}", file=sys.stderr)
             return 2
         except KeyboardInterrupt as e:  # the run in progress is marked FAILED; the next sweep resumes
-            print(f"rrm: sweep {'terminated (' + str(e) + ')' if isinstance(e, Terminated) else 'interrupted'}",
-                  file=sys.stderr)
-            return 143 if isinstance(e, Terminated) else 130
+            said, status = _stopped(e)
+            print(f"rrm: sweep {said}", file=sys.stderr)
+            return status
 
     if args.command == "report":
         sweeps = [x for x in args.sources if x.endswith((".yaml", ".yml"))]
@@ -413,9 +437,9 @@ def main(argv=None) -> int:
               f"({_marker_note(folder)})", file=sys.stderr)
         return 1
     except KeyboardInterrupt as e:
-        print(f"rrm: {'terminated (' + str(e) + ')' if isinstance(e, Terminated) else 'interrupted'} "
-              f"({_marker_note(folder)})", file=sys.stderr)
-        return 143 if isinstance(e, Terminated) else 130
+        said, status = _stopped(e)
+        print(f"rrm: {said} ({_marker_note(folder)})", file=sys.stderr)
+        return status
     except Exception as e:  # noqa: BLE001 - a dead kernel, a timeout: said in one line, marked FAILED
         print(f"rrm: the run failed: {type(e).__name__}: {e} ({_marker_note(folder)})", file=sys.stderr)
         return 1
@@ -452,10 +476,15 @@ def list_runs(*, clean: bool = False) -> int:
         else:
             failed = f / runs_mod.FAILED
             state = failed.read_text().splitlines()[0] if failed.exists() else "unfinished (killed, or never ended)"
-            if clean:
-                shutil.rmtree(f)
-                removed += 1
-                state = f"removed: {state}"
+            # removed holding its claim, looked at again: a run that started meanwhile is left be
+            if clean and claim.acquire(wait=False):
+                try:
+                    if not runs_mod.is_complete(f) and not runs_mod.kernel_alive(f):
+                        shutil.rmtree(f)
+                        removed += 1
+                        state = f"removed: {state}"
+                finally:
+                    claim.release()
         print(f"{f.name}  {state}")
     if not folders:
         print(f"no run folders in {root}")

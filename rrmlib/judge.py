@@ -42,7 +42,6 @@ from rrmlib.votes import picked
 
 ORDERS = ("shuffle", "both", "fixed")
 TOO_LONG = ("skip", "shorten")
-FITS = ("whole", "shortened", "too long")
 # A score is not sampled: one constant in every score's key.
 SCORE_SAMPLING = Sampling(temperature=0.0, top_p=1.0, max_new_tokens=1, seed=0)
 SCALAR_RULE = "higher score wins; equal scores: no verdict"

@@ -13,10 +13,9 @@ import numpy as np
 import pandas as pd
 
 from rrmlib.data.registry import scoring_rule
-from rrmlib.data.rewardbench import SECTION_OF, rewardbench_score, rewardbench_sections  # noqa: F401 (the contract:
+from rrmlib.data.rewardbench import SECTION_OF, rewardbench_score
+from rrmlib.data.rewardbench import rewardbench_sections  # noqa: F401 (a contract: rrmlib.metrics.rewardbench_sections)
 from rrmlib.prompts import VERDICT_RULES
-
-# rrmlib.metrics.rewardbench_sections)
 from rrmlib.votes import bootstrap_ci, judged_rows, pair_scores, picked
 
 PAIR_MEAN = "accuracy (mean over pairs)"
@@ -178,7 +177,7 @@ def headline(results: pd.DataFrame, summary: dict, policy: str = "tie", *, seed:
     over pairs (``summary``, from ``summarize``)."""
     if scoring is not None:
         return scoring_rule(scoring)(results, seed=seed, n_boot=n_boot)
-    subsets = set(judged_rows(results)["subset"].dropna().unique())
+    subsets = set(results.loc[~results["tie"], "subset"].dropna().unique())  # judged or skipped as too long
     if summary["n"] and subsets and subsets <= set(SECTION_OF):
         return rewardbench_score(results, policy, seed=seed, n_boot=n_boot)
     return {"score": summary["accuracy"], "score_ci": [summary["ci_low"], summary["ci_high"]], "score_name": PAIR_MEAN}
@@ -233,7 +232,7 @@ def verdict_rule_comparison(results: pd.DataFrame, policy: str = "tie", *, seed:
         m = with_rule(results, rule)
         summary = summarize(m, policy, seed=seed)
         row = {k: summary[k] for k in ("accuracy", "ci_low", "ci_high", "unparseable")}
-        best = headline(m, summary, policy, seed=seed, scoring=scoring, n_boot=0 if scoring else 1000)
+        best = headline(m, summary, policy, seed=seed, scoring=scoring, n_boot=0)  # the numbers, not intervals
         row["score"] = best["score"]
         if "sections" in best and scoring is None:
             row["sections"] = best["sections"]

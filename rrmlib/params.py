@@ -306,12 +306,14 @@ class _YAML(yaml.SafeLoader):
                 if key_node.tag == "tag:yaml.org,2002:merge":
                     continue
                 key = self.construct_object(key_node, deep=True)
-                if isinstance(key, (str, int, float, bool)) and key in seen:
+                if not isinstance(key, (str, int, float, bool)):
+                    continue
+                typed = (type(key), key)  # 1 and true are two keys
+                if typed in seen:
                     raise yaml.constructor.ConstructorError(
                         "while reading a mapping", node.start_mark, f"the key {short(key)} is given twice "
-                        f"(first on line {seen[key] + 1}); the last would silently win", key_node.start_mark)
-                if isinstance(key, (str, int, float, bool)):
-                    seen[key] = key_node.start_mark.line
+                        f"(first on line {seen[typed] + 1}); the last would silently win", key_node.start_mark)
+                seen[typed] = key_node.start_mark.line
         return super().construct_mapping(node, deep=deep)
 
     def get_single_data(self):

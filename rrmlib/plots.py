@@ -59,11 +59,11 @@ def where(files) -> str:
     files = [Path(f) for f in files]
     if not files:
         return "none"
-    stems: dict[str, list[str]] = {}
+    by_folder: dict[Path, dict[str, list[str]]] = {}
     for f in files:
-        stems.setdefault(f.stem, []).append(f.suffix.lstrip("."))
-    folder = files[0].parent
-    return f"{folder}/: " + ", ".join(f"{stem}.{{{','.join(fmts)}}}" for stem, fmts in stems.items())
+        by_folder.setdefault(f.parent, {}).setdefault(f.stem, []).append(f.suffix.lstrip("."))
+    return "; ".join(f"{folder}/: " + ", ".join(f"{stem}.{{{','.join(fmts)}}}" for stem, fmts in stems.items())
+                     for folder, stems in by_folder.items())
 
 
 def savefig(fig, path, formats=FORMATS) -> list[Path]:
@@ -138,7 +138,7 @@ def accuracy_vs_judgments(table, *, title: str = ""):
     pick's accuracy as dotted lines (the ceiling and the floor). Points that share an x are
     spread a little sideways so that none hides another. ``table`` has ``method``,
     ``accuracy``, ``judgments_per_question`` and optionally ``ci_low``/``ci_high``
-    (``rrmlib.bestofn.accuracy_table``)."""
+    (``rrmlib.selection.accuracy_table``)."""
     import matplotlib.pyplot as plt
     import numpy as np
 

@@ -4,7 +4,8 @@ Some servers quote the key they refuse, and not always as it was sent: upper-cas
 JSON-escaped, inside a base64 ``Authorization`` value (``Bearer <key>``, ``user:<key>``), as hex,
 or cut short. ``scrub`` removes every stretch of text that reads, under any of those decodings
 and with case ignored, as ``PART`` or more consecutive characters of the key (the whole key when
-it is shorter), so a message names no piece of the key long enough to matter, in any form.
+it is shorter), so a message names no piece of the key long enough to matter under one layer of
+those decodings (a key encoded twice over, or spaced out, is not looked for).
 """
 from __future__ import annotations
 

@@ -158,8 +158,7 @@ def collect(paths) -> tuple[list[Run], list[str]]:
             continue
         # A folder that looks like a run (even one in progress or killed) is one; else it holds runs.
         looks_like_run = any((p / n).exists() for n in ("meta.json", "FAILED", "metrics.json")) or any(p.glob("*.ipynb"))
-        holds_runs = p.is_dir() and not looks_like_run
-        folders = sorted(x for x in p.iterdir() if x.is_dir()) if holds_runs else [p]
+        folders = [p] if looks_like_run else sorted(x for x in p.iterdir() if x.is_dir())
         for f in folders:
             run = Run.read(f)
             if run is None:
@@ -199,7 +198,8 @@ def cells(runs: list[Run], *, seed: int = 0, n_boot: int = 1000) -> list[Cell]:
         elif run.notebook == "elo_accuracy":
             for method, row in r.methods.items():
                 if method.startswith("scalar judge"):  # a scalar reward model's own pick: N forward passes
-                    cell(f"best-of-N scalar pick, {dataset_label(run)}", row.accuracy,
+                    which = method[len("scalar judge"):]  # " (label)" where the run rated several records
+                    cell(f"best-of-N scalar pick{which}, {dataset_label(run)}", row.accuracy,
                          judgments_per_question=row.judgments_per_question, deviations=_deviations(run, by_path))
                 if method.startswith("ELO ("):
                     kind = method[len("ELO ("):-1]
@@ -323,7 +323,8 @@ def ppe_cell(judge: str, name: str, rounds: list[Run], *, seed: int = 0, n_boot:
         deviations.update(r.deviations)
     return Cell(judge, f"PPE {name}", float(np.mean(accs)), lo, hi,
                 sd=float(np.std(accs, ddof=1)) if len(accs) > 1 else None, rounds=len(accs),
-                unparseable=max(r.result.overall.unparseable or 0.0 for r in rounds), deviations=deviations,
+                unparseable=max((u for r in rounds if (u := r.result.overall.unparseable) is not None), default=None),
+                deviations=deviations,
                 sources=[str(r.path) for r in rounds], first_round=first, note=note, runs=list(rounds))
 
 
@@ -428,7 +429,9 @@ def footnotes(measured: list[Cell]) -> list[str]:
     if any(" · " in c.judge for c in measured):
         notes.append("judge · setting=value: runs of one judge and column that differ in those settings, each its "
                      "own row and number (never averaged, never one in place of another).")
-    judges = {short_label(c.model): c.model for c in measured if c.model and short_label(c.model) != c.model}
+    # the full id of each judge whose rows carry its short name (judges that would share one keep their own)
+    judges = {short_label(c.model): c.model for c in measured
+              if c.model and short_label(c.model) != c.model and not c.judge.startswith(c.model)}
     if judges:
         notes.append("Judges: " + "; ".join(f"{s} = {full}" for s, full in sorted(judges.items())) + ".")
     notes += [f"{c.judge}, {c.column}: {c.note}" for c in measured if c.note]

@@ -3,8 +3,9 @@
 A run writes its metrics as a plain dict (``RunDir.write_metrics``), which checks it here first:
 a key renamed or missing on the writing side fails when the run writes it (and in the tests), not
 months later when a report reads it. The report (``rrmlib.report``) and ``rrm`` read a finished
-run's numbers through these classes (``read(notebook, metrics)``), never by string keys of their
-own. Each class names the fields its readers use; the rest of the file is kept as it is.
+run's headline numbers through these classes (``read(notebook, metrics)``). Each class names the
+fields its readers rely on; nested tables that stay plain (a verdict rule's row, a thinking
+budget's numbers) are checked by the tests of the code that writes them.
 """
 from __future__ import annotations
 

@@ -39,6 +39,7 @@ PACKAGES = ("rrm-notebooks", "torch", "transformers", "pandas", "numpy", "pyarro
 FAILED = "FAILED"  # marker file: the run in this folder failed (its text says how); see rrmlib.cli.execute
 META = "meta.json"  # written last: its presence marks a finished run
 CLAIM = ".rrm-run"  # marker file: this folder is a run folder of this project (and the lock of whoever runs it)
+KERNEL = ".rrm-kernel"  # the pid of the process (a notebook's kernel) running in the folder, and when it started
 _TMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.rrm-tmp$")  # atomic_write's temporary files, and only those
 
 
@@ -50,7 +51,7 @@ def is_run_folder(folder) -> bool:
     """Whether ``folder`` is empty, missing, or a run folder of this project: it holds the
     ``CLAIM`` marker every run writes first, or (a folder from before the marker) this project's
     ``meta.json`` or ``FAILED`` marker. A run deletes and replaces files in its folder, so it
-    refuses any other folder (``claim``)."""
+    refuses any other folder (``check_folder``)."""
     folder = Path(folder)
     if not folder.exists():
         return True
@@ -117,17 +118,19 @@ class Claim:
             return "another process"
 
     def busy(self) -> bool:
-        """Whether another process holds the claim now (asked without taking it or writing)."""
+        """Whether a run is going on in the folder now: another process holds the claim (``rrm``),
+        or the kernel that started its run is alive (a run from JupyterLab or papermill alone,
+        which claims nothing: ``RunDir`` names its kernel in ``KERNEL``). The claim is probed
+        with a shared lock held for an instant, nothing written."""
         try:
-            fh = open(self.folder / CLAIM)
+            with open(self.folder / CLAIM) as fh:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return True
         except OSError:
-            return False
-        with fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-        return False
+            pass
+        return kernel_alive(self.folder)
 
     def acquire(self, wait: bool = True) -> bool:
         mark_folder(self.folder)
@@ -137,6 +140,9 @@ class Claim:
         except BlockingIOError:
             fh.close()
             return False
+        except BaseException:  # Ctrl-C while waiting, a file system without locks: no handle left open
+            fh.close()
+            raise
         fh.seek(0)
         fh.truncate()
         fh.write(f"pid {os.getpid()} on {platform.node()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
@@ -155,6 +161,15 @@ class Claim:
 
     def __exit__(self, *exc):
         self.release()
+
+
+def kernel_alive(folder) -> bool:
+    """Whether the kernel ``RunDir`` named in ``folder`` (``KERNEL``) is still running."""
+    try:
+        pid, written = (Path(folder) / KERNEL).read_text().split()
+        return alive(pid, float(written))
+    except (OSError, ValueError):
+        return False
 
 
 def is_complete(folder) -> bool:
@@ -204,7 +219,7 @@ def atomic_write(path, data: bytes | str, point: str | None = None) -> Path:
     return path
 
 
-def _alive(pid: str, written: float | None = None) -> bool:
+def alive(pid: str, written: float | None = None) -> bool:
     """Whether the process ``pid`` that wrote a temporary file (last written at ``written``) may
     still be writing it. Not when it is gone; nor, where /proc tells, when it is a zombie (killed
     and not yet reaped: an orphan waits for init, which in a container may take its time), or
@@ -240,8 +255,9 @@ def folder_of(notebook: str, params: dict) -> Path:
     if params.get("out_dir"):
         return Path(params["out_dir"])
     if notebook == "report":
-        name = Path(params["sweep"]).stem if params.get("sweep") and not params.get("runs") else run_id(notebook, params)
-        return project_root() / "figures" / name
+        if params.get("sweep") and not params.get("runs"):
+            return project_root() / "figures" / Path(params["sweep"]).stem
+        return project_root() / "figures" / f"report-{run_id(notebook, params).rsplit('-', 1)[1]}"
     return runs_dir() / run_id(notebook, params)
 
 
@@ -310,13 +326,14 @@ class RunDir:
         self.id = self.path.name
         self.figures = self.path / "figures"  # a run's figures live with the run
         mark_folder(self.path)  # a folder of someone else's files is refused before anything in it changes
+        atomic_write(self.path / KERNEL, f"{os.getpid()} {time.time():.3f}\n")  # so rrm runs --clean leaves it be
         # This run now owns the folder: until its own meta.json lands, the folder is not complete
         # (an older run's meta.json beside this run's half-done files would vouch for them).
         (self.path / META).unlink(missing_ok=True)
         for stale in self.path.iterdir():  # temporary files of a killed run (not of a live one), by name
             found = _TMP.match(stale.name)
             try:
-                if found and not _alive(found["pid"], stale.stat().st_mtime):
+                if found and not alive(found["pid"], stale.stat().st_mtime):
                     stale.unlink(missing_ok=True)
             except FileNotFoundError:  # another process cleared it first
                 pass
@@ -331,8 +348,9 @@ class RunDir:
     def write_metrics(self, metrics: dict) -> Path:
         """``metrics.json``, once it reads as this notebook's results (``rrmlib.results``): a
         field its readers need and the notebook did not write fails here, not in a report."""
-        results.read(self.notebook, json.loads(_dump(metrics)), where=f"{self.notebook} metrics for {self.path}")
-        return atomic_write(self.path / "metrics.json", _dump(metrics), "write_metrics")
+        text = _dump(metrics)
+        results.read(self.notebook, json.loads(text), where=f"{self.notebook} metrics for {self.path}")
+        return atomic_write(self.path / "metrics.json", text, "write_metrics")
 
     def write_meta(self, **extra) -> Path:
         meta = {

@@ -10,7 +10,7 @@ its start (``BEGIN IMMEDIATE``, so two writers never deadlock upgrading a read l
 waits up to ``busy_timeout`` seconds for a lock, and a write or read still refused as busy or
 locked is retried with bounded exponential backoff for up to ``retry_seconds`` more. A key is
 written once: ``INSERT OR IGNORE`` keeps the first process's text, and callers read back what
-the store holds (see ``Judge.complete``), so every run reports the text all later runs reuse.
+the store holds (see ``CachedBackend.complete``), so every run reports the text all later runs reuse.
 
 What the store serves is what was stored, or an error. The file carries a schema version
 (``PRAGMA user_version``) and the judgment store's mark (``PRAGMA application_id``); the table is
@@ -251,14 +251,20 @@ class JudgmentStore:
                                f"move it aside and start a new store")
 
     def _setup(self) -> None:
-        # Reading only, until the file is known to be a judgment store (or a new file).
-        version, app, tables = self._inspect()
-        self._check_header(version, app, tables)
-        if tables:
-            self._check_shape(COLUMNS if version == VERSION else LEGACY)
-            # Every open reads the whole file once (about 0.3 s per 700 MB here, warm cache), for
-            # damage the row checksums cannot see: b-tree pages, an index out of step with its table.
-            self._check_integrity()
+        # Reading only, until the file is known to be a judgment store (or a new file), and in one
+        # read transaction: one consistent look, even while another process creates or upgrades it.
+        self.db.execute("BEGIN")
+        try:
+            version, app, tables = self._inspect()
+            self._check_header(version, app, tables)
+            if tables:
+                self._check_shape(COLUMNS if version == VERSION else LEGACY)
+                # Every open reads the whole file once (about 0.5 s per 700 MB here, warm cache), for
+                # damage the row checksums cannot see: b-tree pages, an index out of step with its table.
+                self._check_integrity()
+        finally:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")  # nothing was written: ending the read
         # WAL: readers never block the writer, and a killed writer loses only its open transaction.
         self.db.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit is on disk when put_many returns (a batch takes far longer than an fsync).
@@ -382,7 +388,8 @@ class JudgmentStore:
 
     def integrity(self) -> list[str]:
         """Problems found: ``PRAGMA integrity_check`` lines other than ``ok``, duplicate keys, and
-        rows that fail their checksum (this reads every row)."""
+        rows that fail their checksum (this reads every row). A file SQLite cannot read at all
+        raises StoreCorrupt instead."""
         def check():
             lines = [r[0] for r in self.db.execute("PRAGMA integrity_check") if r[0] != "ok"]
             dups = self.db.execute("SELECT key, COUNT(*) FROM completions GROUP BY key HAVING COUNT(*) > 1").fetchall()

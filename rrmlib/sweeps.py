@@ -7,11 +7,13 @@ is ``rrmlib.report``'s; both come here for the configurations.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import itertools
 import math
 import os
 import re
+from collections import Counter
 from pathlib import Path
 
 from rrmlib import params as params_mod
@@ -34,12 +36,8 @@ def parse_value(text: str):
     return text
 
 
-
-
 STEP_KEYS = {"notebook", "name", "files", "parameters", "grid", "runs"}
 _REF = re.compile(r"\{run:([A-Za-z0-9_.-]+)\}")
-
-
 
 
 def _own_file(name, sweep_path) -> Path:
@@ -200,7 +198,7 @@ def sweep_configs(path, files: list[str] = (), pairs: list[tuple[str, str]] = ()
         raise params_mod.ParameterError(f"{path}: no step takes parameter(s) {', '.join(stray)}")
     folders = [folder_of(nb, p) for nb, p in configs]
     if len(set(folders)) < len(folders):
-        twice = sorted({str(f) for f in folders if folders.count(f) > 1})
+        twice = sorted(str(f) for f, n in Counter(folders).items() if n > 1)
         raise params_mod.ParameterError(
             f"{path}: several configurations would share one run folder ({', '.join(twice)}): two identical "
             f"configurations, or out_dir set for several (leave it out: each run gets runs/<run-id>)")
@@ -215,11 +213,15 @@ def sweep_index(path) -> Path:
 
 
 def record_sweep(path, folders) -> None:
+    """Add ``folders`` to the sweep's index, under an exclusive lock on it: two sweeps of one file
+    (another judge given with -f) each add their own, and neither loses the other's."""
     index = sweep_index(path)
-    known = index.read_text().splitlines() if index.exists() else []
-    new = [str(f) for f in folders if str(f) not in known]
-    if new:
-        index.parent.mkdir(parents=True, exist_ok=True)
-        runs_mod.atomic_write(index, "".join(f + "\n" for f in known + new))
-
-
+    index.parent.mkdir(parents=True, exist_ok=True)
+    with open(index, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes
+        fh.seek(0)
+        known = set(fh.read().splitlines())
+        new = [str(f) for f in dict.fromkeys(folders) if str(f) not in known]
+        fh.write("".join(f + "\n" for f in new))
+        fh.flush()
+        os.fsync(fh.fileno())

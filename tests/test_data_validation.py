@@ -103,3 +103,17 @@ def test_mapped_fields_are_named_by_the_files_own_names(tmp_path):
     path.write_text(json.dumps({"question": "q", "good": "a", "bad": ""}) + "\n")
     msg = error_of(load_pairs, path, fields={"prompt": "question", "chosen": "good", "rejected": "bad"})
     assert str(path) in msg and "line 1" in msg and "'bad'" in msg and "empty" in msg
+
+
+
+def test_a_slice_of_pairs_says_how_they_were_loaded_and_owns_what_it_says():
+    from rrmlib.data import Pair, Pairs
+
+    pairs = Pairs([Pair(str(i), "q", "a", "b") for i in range(5)], scoring="judgebench",
+                  loaded={"source": "f.jsonl", "selection": {"pairs": 5}})
+    head = pairs[:2]
+    assert isinstance(head, Pairs) and len(head) == 2 and head.scoring == "judgebench"
+    assert head.loaded == pairs.loaded
+    head.loaded["selection"]["pairs"] = 2  # the slice's own record: the list it came from is untouched
+    assert pairs.loaded["selection"]["pairs"] == 5
+    assert isinstance(pairs[0], Pair)

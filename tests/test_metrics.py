@@ -1,5 +1,6 @@
 import math
 
+import pandas as pd
 import pytest
 
 from rrmlib.judge import results_frame
@@ -198,3 +199,32 @@ def test_mostly_unparseable_runs_are_flagged():
     assert m["warnings"] and "75% of 4 judgments gave no verdict" in m["warnings"][0]
     assert "subsets with more than 50% unparseable: a" in m["warnings"]  # b: one in two, not more
     assert metrics(SINGLE, "tie")["warnings"] == []  # one in four: no warning
+
+
+
+def test_a_subset_all_too_long_still_keeps_the_headline_the_pair_mean():
+    """RewardBench subsets beside one of your own whose every judgment was skipped as too long:
+    not a RewardBench run, so the headline stays the pair mean (as before the headline rule was
+    written once)."""
+    from rrmlib.metrics import PAIR_MEAN, metrics
+
+    rows = [{"pair_id": f"c{i}", "subset": "alpacaeval-easy", "tie": False, "order": "chosen_first", "sample": 0,
+             "picked": "chosen" if i % 2 else "rejected", "cut_off": False, "fit": "whole"} for i in range(4)]
+    rows += [{"pair_id": "m0", "subset": "mine", "tie": False, "order": "chosen_first", "sample": 0, "picked": None,
+              "cut_off": False, "fit": "too long"}]
+    m = metrics(pd.DataFrame(rows), "tie")
+    assert m["score_name"] == PAIR_MEAN and m["score"] == m["accuracy"] == 0.5
+
+
+def test_each_verdict_rules_score_is_the_runs_score_read_by_that_rule():
+    from rrmlib.metrics import metrics
+    from rrmlib.prompts import VERDICT_RULES
+
+    rows = [{"pair_id": f"p{i}", "subset": s, "tie": False, "order": "chosen_first", "sample": 0, "cut_off": False,
+             "fit": "whole", "verdict": v, "picked": {1: "chosen", 2: "rejected", None: None}[v],
+             **{f"verdict_{r}": (v if r == "paper" else 1) for r in VERDICT_RULES}}
+            for i, (s, v) in enumerate([("alpacaeval-easy", 1), ("mt-bench-hard", 2), ("donotanswer", None),
+                                        ("math-prm", 1), ("hep-go", 1)])]
+    m = metrics(pd.DataFrame(rows), "tie")
+    assert m["verdict_rules"]["paper"]["score"] == pytest.approx(m["score"])
+    assert m["verdict_rules"]["lenient"]["score"] == pytest.approx(1.0)  # every pair read as slot 1: chosen

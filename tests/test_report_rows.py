@@ -92,3 +92,24 @@ def test_two_judges_that_shorten_alike_keep_their_full_names(tmp_path):
     found, _ = report.collect([finished_run(tmp_path / "a", 0.6, judge="org-a/judge"),
                                finished_run(tmp_path / "b", 0.7, judge="org-b/judge")])
     assert sorted(c.judge for c in report.cells(found)) == ["org-a/judge", "org-b/judge"]
+
+
+def test_two_judges_that_shorten_alike_are_not_folded_in_the_footnote(tmp_path):
+    found, _ = report.collect([finished_run(tmp_path / "a", 0.6, judge="org-a/judge"),
+                               finished_run(tmp_path / "b", 0.7, judge="org-b/judge")])
+    assert not any(n.startswith("Judges:") for n in report.footnotes(report.cells(found)))
+
+
+def test_scalar_picks_of_several_records_in_one_elo_accuracy_run_are_columns_of_their_own(tmp_path):
+    """An elo_accuracy run rating two records, each with a scalar judge's scores: two numbers."""
+    folder = tmp_path / "elo"
+    folder.mkdir()
+    method = {"ci_low": None, "ci_high": None, "judgments_per_question": 8.0, "n": 3}
+    atomic_write(folder / "metrics.json", json.dumps({"questions": 3, "elo_bt_agreement": {}, "methods": {
+        "scalar judge (rm-a)": {**method, "accuracy": 0.3}, "scalar judge (rm-b)": {**method, "accuracy": 0.9}}}))
+    atomic_write(folder / "meta.json", json.dumps({"notebook": "elo_accuracy", "run_id": "elo",
+                                                   "params": {"dataset": "qwen-math"}, "sources": []}))
+    found, _ = report.collect([folder])
+    cells = {c.column: c.value for c in report.cells(found)}
+    assert cells == {"best-of-N scalar pick (rm-a), qwen-math": 0.3, "best-of-N scalar pick (rm-b), qwen-math": 0.9}
+    report.table(report.cells(found))  # two numbers, two cells: no "two numbers for one cell"

@@ -163,7 +163,9 @@ def test_a_store_from_before_schema_versions_is_adopted_in_place(tmp_path):
     assert dict(sqlite3.connect(path).execute("SELECT key, checksum FROM completions")) == sums
 
 
-def test_two_processes_opening_an_old_store_at_once_adopt_it_once(tmp_path):
+def test_three_connections_opening_an_old_store_at_once_all_read_it(tmp_path):
+    """Threads, each its own connection (SQLite's locks are the same across processes): none is
+    refused while another adopts the store, and each reads every row."""
     import threading
 
     path = tmp_path / "s.sqlite"

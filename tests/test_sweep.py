@@ -186,7 +186,7 @@ def test_limit_zero_is_an_error_and_a_failed_run_is_marked(tmp_path, tiny_model_
     done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, env=in_root(tmp_path))
     assert done.returncode == 1 and message in done.stderr, done.stderr[-3000:]
     assert f"see {folder / 'FAILED'}" in done.stderr
-    assert sorted(p.name for p in folder.iterdir()) == [".rrm-run", "FAILED", f"{notebook}.ipynb"]
+    assert sorted(p.name for p in folder.iterdir()) == [".rrm-kernel", ".rrm-run", "FAILED", f"{notebook}.ipynb"]
     assert message in (folder / "FAILED").read_text() and not is_complete(folder)
     assert not (tmp_path / "j.sqlite").exists()  # failed before the judge opened anything
 

@@ -493,8 +493,8 @@ class HFBackend(RendersChatTemplate, Backend):
         finish = "stop" if stopped or n < max_new else "length"
         return Completion(text=text, prompt_tokens=prompt_tokens, completion_tokens=n, finish_reason=finish)
 
-    # SmolLM2-135M-Instruct generating at batch 16 on these machines' 2 CPU cores (NOTES.md,
-    # "Models on the CPU"): 70 tokens/s; another model's rate is scaled by its size.
+    # SmolLM2-135M-Instruct generating at batch 16 on the project's 2-core CPU machine, as measured
+    # there: 70 tokens/s; another model's rate is scaled by its size.
     CPU_TOKENS_PER_SECOND_135M = 70.0
 
     def _cpu_rate(self) -> float:

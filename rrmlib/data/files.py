@@ -370,13 +370,6 @@ def same_presence(path, records: list[tuple[str, dict]], name: str, *, key_only:
     return given
 
 
-def first_record(path) -> dict | None:
-    """The file's first record (to tell its format)."""
-    for _, rec in read_records(path):
-        return rec
-    return None
-
-
 SHIPPED = Path(__file__).resolve().parent / "shipped"  # small real sets shipped with rrmlib: PROVENANCE.md
 
 

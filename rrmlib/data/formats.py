@@ -16,7 +16,7 @@ import rrmlib.data.qwen_math as qwen_math
 import rrmlib.data.rmbench as rmbench
 from rrmlib.data.files import BadRecord, field, read_records, same_presence, shown
 from rrmlib.data.records import CandidateSet, DataError, Pair, Pairs
-from rrmlib.data.select import keep_subsets, select
+from rrmlib.data.select import first, keep_subsets
 
 
 # Formats with their own loader, told apart by the fields of the first record, so that
@@ -48,9 +48,6 @@ def _pair_format(rec: dict) -> str | None:
     return None
 
 
-def _head(pairs, limit):
-    """The first ``limit`` pairs, recorded as every selection is (``rrmlib.data.select``)."""
-    return pairs if limit is None else select(pairs, limit=limit, ties="keep")
 
 
 def _own_subsets(pairs, subsets):
@@ -81,34 +78,34 @@ def load_pair_file(path, *, fields=None, labels=None, other_labels=None, subset:
     policy = own.check_bad_rows(bad_rows)
     records = list(read_records(path, bad="keep" if policy == "skip" else "raise"))
     mapped = own.parse_fields(fields)
-    first = next((rec for _, rec in records if not isinstance(rec, BadRecord)), {})
+    head = next((rec for _, rec in records if not isinstance(rec, BadRecord)), {})
     kind = None
     if not mapped:
-        kind = _pair_format(first)
+        kind = _pair_format(head)
         if kind == "judgebench":
-            return _head(judgebench.read_judgebench(path, records, labels=labels, other_labels=other_labels, subset=subset,
-                                         bad_rows=policy, subsets=subsets), limit)
+            return first(judgebench.read_judgebench(path, records, labels=labels, other_labels=other_labels,
+                                                    subset=subset, bad_rows=policy, subsets=subsets), limit)
         if kind in ("llmbar", "pandalm", "ppe", "rm-bench") and (labels is not None or other_labels is not None):
             raise ValueError(f"{path}: a file in {kind}'s format has no label column that labels/other_labels map; "
                              "drop them, or name the columns with fields")
     elif not mapped.keys() & {"first", "second", "label"}:
-        if rmbench.is_rmbench_record(first, {**rmbench.FIELDS, **mapped}):
+        if rmbench.is_rmbench_record(head, {**rmbench.FIELDS, **mapped}):
             kind = "rm-bench"
     if kind in ("llmbar", "pandalm", "rm-bench") and policy == "skip":
         raise ValueError(f"{path}: bad_rows skip reads a file through the pair-file mapping, and this one is in "
                          f"{kind}'s format, read by its own reader: drop bad_rows, or map its columns with fields "
                          f"(docs/data.md, 'Your own data')")
     if kind == "rm-bench":
-        return _head(_own_subsets(rmbench.read_rmbench(path, records, fields=mapped or None, subset=subset), subsets), limit)
+        return first(_own_subsets(rmbench.read_rmbench(path, records, fields=mapped or None, subset=subset), subsets), limit)
     if kind == "llmbar":
-        return _head(_own_subsets(llmbar.read_llmbar(path, subset=subset or Path(path).stem, records=records), subsets),
+        return first(_own_subsets(llmbar.read_llmbar(path, subset=subset or Path(path).stem, records=records), subsets),
                      limit)
     if kind == "pandalm":
-        return _head(_own_subsets(pandalm.read_pandalm(path, records=records), subsets), limit)
+        return first(_own_subsets(pandalm.read_pandalm(path, records=records), subsets), limit)
     if kind == "ppe":
         raise DataError(path, None, None, "a PPE Best-of-K file: its pairs depend on the dataset and round; "
                         "load it with load_pairs('mmlu-pro' | 'gpqa' | 'math', path=..., round=...)")
-    return _head(own.read_mapped(path, records, fields=mapped, labels=labels, other_labels=other_labels,
+    return first(own.read_mapped(path, records, fields=mapped, labels=labels, other_labels=other_labels,
                                  subset=subset, bad_rows=policy, subsets=subsets), limit)
 
 

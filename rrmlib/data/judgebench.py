@@ -23,7 +23,7 @@ from rrmlib.data.hub import source_rows
 from rrmlib.data.own import read_mapped
 from rrmlib.data.records import Pairs
 from rrmlib.data.registry import register_pairs, register_scoring
-from rrmlib.data.select import group_of, group_rank, select
+from rrmlib.data.select import first, group_of, group_rank
 from rrmlib.votes import bootstrap_ci, pair_scores
 
 HUB_ID = "ScalerLab/JudgeBench"
@@ -50,9 +50,7 @@ def _load(split, *, path, subset, limit, revision, labels, other_labels, bad_row
     pairs = read_judgebench(source, rows, labels=labels, other_labels=other_labels, bad_rows=bad_rows,
                             subsets=subset)
     pairs.loaded["split"] = split
-    if limit is not None:
-        pairs = select(pairs, subsets=subset, limit=limit)
-    return pairs
+    return first(pairs, limit)  # read_judgebench kept the subsets
 
 
 @register_pairs("judgebench", "judgebench-gpt", "scalerlab/judgebench")

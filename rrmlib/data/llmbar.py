@@ -15,7 +15,7 @@ from pathlib import Path
 from rrmlib.data.files import data_root, field, not_found, read_records, shown
 from rrmlib.data.records import DataError, Pair, Pairs
 from rrmlib.data.registry import register_pairs
-from rrmlib.data.select import select
+from rrmlib.data.select import first
 
 SUBSETS = ("Natural", "Adversarial_Neighbor", "Adversarial_GPTInst", "Adversarial_GPTOut", "Adversarial_Manual")
 MT_BENCH = "MT-Bench_human"
@@ -81,11 +81,6 @@ def mt_bench_human_file(*, path=None, root=None, limit: int | None = None) -> Pa
     return _set_file(data_root(root, "llmbar", source="mt-bench-human"), MT_BENCH, source="mt-bench-human", root=root)
 
 
-def _first(pairs: Pairs, limit: int | None) -> Pairs:
-    """The first ``limit`` pairs, recorded as every selection is (``rrmlib.data.select``)."""
-    return pairs if limit is None else select(pairs, limit=limit, ties="keep")
-
-
 @register_pairs("llmbar", locate=llmbar_files)
 def llmbar_pairs(*, subset: str = "Natural", path=None, root=None, limit: int | None = None) -> list[Pair]:
     """LLMBar pairs: ``subset`` is Natural (default), one Adversarial_* set, "Adversarial"
@@ -93,11 +88,11 @@ def llmbar_pairs(*, subset: str = "Natural", path=None, root=None, limit: int | 
     ``loaded["source"]`` lists the files read."""
     files = llmbar_files(subset=subset, path=path, root=root)
     pairs = [p for name, file in files for p in read_llmbar(file, subset=name)]
-    return _first(Pairs(pairs, loaded={"source": [str(file) for _, file in files]}), limit)
+    return first(Pairs(pairs, loaded={"source": [str(file) for _, file in files]}), limit)
 
 
 @register_pairs("mt-bench-human", "mtbench-human", locate=mt_bench_human_file)
 def mt_bench_human_pairs(*, path=None, root=None, limit: int | None = None) -> list[Pair]:
     """MT-Bench human judgements as LLMBar processed them (200 pairs, one label each)."""
     file = mt_bench_human_file(path=path, root=root)
-    return _first(Pairs(read_llmbar(file, subset="mt-bench-human"), loaded={"source": [str(file)]}), limit)
+    return first(Pairs(read_llmbar(file, subset="mt-bench-human"), loaded={"source": [str(file)]}), limit)

@@ -1,6 +1,7 @@
 """What the data is made of: pairs, candidate sets, and the error that names where a file is wrong."""
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 
@@ -55,7 +56,7 @@ class Pairs(list):
         """A slice is ``Pairs`` too, saying how its pairs were loaded (what a run keeps is
         recorded by ``rrmlib.data.select``, in ``loaded["selection"]``)."""
         got = super().__getitem__(index)
-        return Pairs(got, scoring=self.scoring, loaded=self.loaded) if isinstance(index, slice) else got
+        return Pairs(got, scoring=self.scoring, loaded=copy.deepcopy(self.loaded)) if isinstance(index, slice) else got
 
 
 class DataError(ValueError):

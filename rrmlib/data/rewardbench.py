@@ -88,7 +88,7 @@ def rewardbench_score(results: pd.DataFrame, policy: str = "tie", *, seed: int =
     per_subset = {k: v for k, v in per_subset.items() if len(v)}
     sections = rewardbench_sections({k: float(v.mean()) for k, v in per_subset.items()})
     rng = np.random.default_rng(seed)
-    boot = {k: v[rng.integers(0, len(v), size=(n_boot, len(v)))].mean(axis=1) for k, v in per_subset.items()}
+    boot = {k: v[rng.integers(0, len(v), size=(max(n_boot, 1), len(v)))].mean(axis=1) for k, v in per_subset.items()}
     boot_sections = rewardbench_sections(boot)  # works on arrays: one value per resample
     names = [s for s in sections if s != "Overall"]
     if "Overall" in sections:
@@ -100,6 +100,8 @@ def rewardbench_score(results: pd.DataFrame, policy: str = "tie", *, seed: int =
         boot_score = np.mean([boot_sections[s] for s in names], axis=0)
 
     def ci(x):
+        if not n_boot:
+            return [None, None]
         lo, hi = np.quantile(x, [0.025, 0.975])
         return [float(lo), float(hi)]
 

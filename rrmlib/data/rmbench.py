@@ -26,7 +26,7 @@ from rrmlib.data.hub import source_rows
 from rrmlib.data.own import ident, parse_fields
 from rrmlib.data.records import DataError, Pair, Pairs
 from rrmlib.data.registry import register_pairs, register_scoring
-from rrmlib.data.select import group_of, group_rank, select
+from rrmlib.data.select import first, group_of, group_rank
 from rrmlib.votes import pair_scores
 
 HUB_ID, SPLIT = "THU-KEG/RM-Bench", "train"
@@ -109,10 +109,7 @@ def rmbench_pairs(*, path=None, subset=None, limit: int | None = None,
     (the repository's ``total_dataset.json`` or a file in its format). ``subset`` keeps domains
     by name or prefix (``safety`` keeps safety-refuse and safety-response)."""
     source, rows = source_rows(path, HUB_ID, SPLIT, revision=revision)
-    pairs = read_rmbench(source, rows)
-    if subset is not None or limit is not None:
-        pairs = select(pairs, subsets=subset, limit=limit)
-    return pairs
+    return first(read_rmbench(source, rows), limit, subsets=subset)
 
 
 # -- the authors' score -----------------------------------------------------------------------

@@ -87,6 +87,15 @@ def keep_subsets(pairs, subsets) -> list:
     return [p for p in pairs if any(in_subset(n, p.subset) for n in names)]
 
 
+def first(pairs, limit: int | None, *, subsets=None):
+    """A loader's own ``subsets`` and ``limit``: the first ``limit`` pairs (of those subsets),
+    ties kept (a loader returns what the file holds; ``select_pairs`` leaves ties out later),
+    recorded as every selection is."""
+    if limit is None and subsets is None:
+        return pairs
+    return select(pairs, subsets=subsets, limit=limit, ties="keep")
+
+
 def group_of(subset: str, prefixes) -> str:
     """A benchmark's group of a subset, as its authors group them: the first of ``prefixes`` the
     subset starts with, else the subset itself (a file of your own is reported per subset)."""

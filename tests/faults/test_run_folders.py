@@ -70,8 +70,8 @@ def test_rundir_refuses_it_too_and_cleans_only_its_own_temporary_files(tmp_path)
         (run / name).write_text("kept")
     RunDir(run, "pairwise", {})
     assert not ours.exists()
-    assert sorted(p.name for p in run.iterdir()) == sorted([".rrm-run", ".notes.tmp", ".vimswap.1234.tmp",
-                                                            f".meta.json.{dead}.tmp", "notes.txt"])
+    assert sorted(p.name for p in run.iterdir()) == sorted([".rrm-run", ".rrm-kernel", ".notes.tmp",
+                                                            ".vimswap.1234.tmp", f".meta.json.{dead}.tmp", "notes.txt"])
 
 
 def test_a_run_folder_of_an_earlier_version_is_still_a_run_folder(tmp_path):
@@ -188,12 +188,16 @@ def test_sigterm_ends_a_run_as_ctrl_c_does(tmp_path, tiny_model_dir):
     argv = [sys.executable, "-m", "rrmlib.cli", "run", "pairwise", "-p", "model", str(tiny_model_dir), "-p",
             "max_new_tokens", "64", "-p", "limit", "24", "-p", "batch_size", "1", "-p", "reasoning", "false",
             "-p", "store", str(tmp_path / "j.sqlite"), "-p", "out_dir", str(tmp_path / "run")]
+    import psutil
+
     proc = subprocess.Popen(argv, cwd=tmp_path, env=env_in(tmp_path), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     wait_for(lambda: (tmp_path / "j.sqlite").exists(), "the judge to start")
+    kernels = [c for c in psutil.Process(proc.pid).children(recursive=True) if "ipykernel" in " ".join(c.cmdline())]
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 143, err[-3000:]
+    assert kernels and not [k for k in kernels if k.is_running() and k.status() != psutil.STATUS_ZOMBIE]
     marker = tmp_path / "run" / "FAILED"
     assert marker.exists() and "terminated (SIGTERM)" in marker.read_text()
     assert f"rrm: terminated (SIGTERM) (see {marker})" in err
@@ -247,19 +251,27 @@ def test_rrm_runs_lists_every_run_and_cleans_only_failed_and_unfinished_ones(tmp
     RunDir(running, "pairwise", {})
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(running)], stdout=subprocess.PIPE, text=True,
                               env=env_in(tmp_path))
+    kernel = runs / "pairwise-demo-eeee"  # a run from JupyterLab or papermill alone: no claim, its kernel alive
+    kernel_proc = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom rrmlib.runs import RunDir\n"
+                                    "RunDir(sys.argv[1], 'pairwise', {})\nprint('started', flush=True)\ntime.sleep(600)",
+                                    str(kernel)], stdout=subprocess.PIPE, text=True, env=env_in(tmp_path))
     foreign = foreign_folder(runs / "my-notes")
     try:
         assert holder.stdout.readline().strip() == "holding"
+        assert kernel_proc.stdout.readline().strip() == "started"
         assert cli.main(["runs"]) == 0
         listed = capsys.readouterr().out
         assert "pairwise-demo-aaaa  finished 2026-12-07T10:00: score 0.500 [0.400, 0.600]" in listed
         assert "pairwise-demo-bbbb  pairwise run FAILED: the notebook failed in cell 5" in listed
         assert "knockout-demo-cccc  unfinished" in listed and f"pairwise-demo-dddd  running (pid {holder.pid}" in listed
+        assert "pairwise-demo-eeee  running" in listed
         assert "my-notes" not in listed
         assert cli.main(["runs", "--clean"]) == 0
         assert "2 failed or unfinished run folder(s) removed" in capsys.readouterr().out
-        assert sorted(p.name for p in runs.iterdir()) == ["my-notes", "pairwise-demo-aaaa", "pairwise-demo-dddd"]
+        assert sorted(p.name for p in runs.iterdir()) == ["my-notes", "pairwise-demo-aaaa", "pairwise-demo-dddd",
+                                                           "pairwise-demo-eeee"]
         assert untouched(foreign)
     finally:
-        holder.kill()
-        holder.wait()
+        for proc in (holder, kernel_proc):
+            proc.kill()
+            proc.wait()

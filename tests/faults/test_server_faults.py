@@ -18,6 +18,7 @@ greedy text does (tests/test_backend_openai.py, the resume test, says more).
 """
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -73,7 +74,7 @@ CASES = {
 
 @pytest.mark.parametrize("fault", list(CASES))
 def test_fault_is_retried_boundedly_then_named_and_a_rerun_completes_the_undisturbed_results(
-        fault, faults_proxy, faults_model_dir, undisturbed, tmp_path):
+        fault, faults_proxy, faults_model_dir, undisturbed, tmp_path, monkeypatch):
     expected, rows = undisturbed
     said, options, proxy_options = CASES[fault]
     # Request 2 meets the fault once (its retry, request 3, goes through: the run goes on);
@@ -81,6 +82,14 @@ def test_fault_is_retried_boundedly_then_named_and_a_rerun_completes_the_undistu
     proxy = faults_proxy({2: fault, 6: fault, 7: fault, 8: fault}, **proxy_options)
     store = JudgmentStore(tmp_path / "store.sqlite")
     judge = Judge(backend_for(faults_model_dir, proxy.url, **options), store, SAMPLING, progress=False)
+    slept = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds, *args, **kwargs):  # what the backend really waits, beside what it chose
+        slept.append(seconds)
+        return await real_sleep(seconds, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "sleep", sleep)
     with pytest.raises(RequestFailed) as failure:
         judge.judge_pairs(PAIRS, order="both")
 
@@ -106,6 +115,8 @@ def test_fault_is_retried_boundedly_then_named_and_a_rerun_completes_the_undistu
         assert waits == [1.0, 1.0, 1.0], waits
     else:
         assert len(waits) == 3 and all(0.0 < w <= 0.04 for w in waits), waits
+    rest = iter(slept)  # each chosen wait was slept, in order
+    assert all(any(s == w for s in rest) for w in waits), (waits, slept)
 
     # Resumable: the rerun asks only for the missing four and ends with the undisturbed results.
     proxy.plan.clear()

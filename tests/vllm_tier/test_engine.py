@@ -50,7 +50,7 @@ def test_seeded_requests_overflowing_a_step_complete_and_the_batch_changes_some_
     seeded request alone and among 15 others can give another text (measured here: 5 or 6 of 16
     differ, greedy too, with prefix caching on or off: the logits of a batch of 16 and of a batch
     of one differ in their last bits, and a near tie flips). This test records that, and fails
-    the day it stops being so (then README's caveat can go)."""
+    the day it stops being so (then the caveat in docs/backends.md can go)."""
     assert engine.engine_args["enable_chunked_prefill"] is False and engine.cpu
     assert engine.numerics == "cpu:dtype=auto" and engine.describe()["batch_invariant"] is False
     reqs = demo_requests(16)

