@@ -22,7 +22,7 @@ import pandas as pd
 from rrmlib.backends.base import Request, Sampling
 from rrmlib.judge import pair_plan, showing
 from rrmlib.metrics import picked_of, summarize
-from rrmlib.prompts import VERDICT_RULES, parse_verdict
+from rrmlib.prompts import VERDICT_RULES, parse_verdict, thought_end
 
 CLOSE = "\n</think>\n\n"
 
@@ -43,7 +43,7 @@ def parse_budgets(budgets) -> list[int]:
 def thought_of(text: str, reasoning: bool) -> tuple[str, bool]:
     """``(thought, ended)``: the text before the first ``</think>`` and whether it ended there;
     a judge that does not think in tags thinks in its whole completion."""
-    end = text.find("</think>") if reasoning else -1
+    end = thought_end(text) if reasoning else -1
     return (text, False) if end == -1 else (text[:end], True)
 
 

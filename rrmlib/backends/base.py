@@ -169,12 +169,16 @@ class RendersChatTemplate:
     tokenizer = None
     special_tokens = "paper"
 
+    # Whether the rendered prompt ends with the template's generation prompt (a judge writes
+    # after it); a backend that scores a whole conversation says False.
+    GENERATION_PROMPT = True
+
     def prompt_text(self, messages) -> str:
         rendered = self.__dict__.setdefault("_rendered", {})
         key = tuple((m["role"], m["content"]) for m in messages)
         if key not in rendered:
             rendered[key] = self.tokenizer.apply_chat_template(list(messages), tokenize=False,
-                                                               add_generation_prompt=True)
+                                                               add_generation_prompt=self.GENERATION_PROMPT)
         return rendered[key]
 
     def is_reasoning(self) -> bool:

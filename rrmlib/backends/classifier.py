@@ -55,14 +55,8 @@ class ClassifierBackend(RendersChatTemplate, Backend):
         self.pad_id = getattr(config, "pad_token_id", None)
         self.batch_size = batch_size if self.pad_id is not None else 1
 
-    def prompt_text(self, messages) -> str:
-        """The conversation as the model scores it: its chat template, answer included, no
-        generation prompt."""
-        rendered = self.__dict__.setdefault("_rendered", {})
-        key = tuple((m["role"], m["content"]) for m in messages)
-        if key not in rendered:
-            rendered[key] = self.tokenizer.apply_chat_template(list(messages), tokenize=False)
-        return rendered[key]
+    # The conversation as the model scores it: its chat template, answer included, no generation prompt.
+    GENERATION_PROMPT = False
 
     def is_reasoning(self) -> bool:
         return False
