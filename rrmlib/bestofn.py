@@ -23,6 +23,7 @@ from rrmlib.judge import swapped
 from rrmlib.paper import knockout_bracket
 from rrmlib.seeding import stable_int
 from rrmlib.tournament import Ask, Driver, Knockout, RoundRobin, Swiss, matches_frame
+from rrmlib.votes import in_slot
 
 FORMATS = ("round_robin", "knockout", "swiss")
 ORDERS = ("scheduled", "shuffle")
@@ -106,10 +107,11 @@ class MatchJudge:
 
     Each ask becomes the judge item (question = the set's prompt, slot 1 = match.a's text, slot
     2 = match.b's text, sample index = the ask's attempt, so a re-ask draws a new sample and is
-    stored under its own key). The verdict's slot is mapped back to the entrant: 1 -> match.a,
-    2 -> match.b, unparseable -> None. With ``order="shuffle"`` each match is instead shown in a
-    seeded order (a coin per (seed, question, a, b), the same for every attempt), so that no
-    candidate is always in the first slot. Every judgment is logged in ``rows``.
+    stored under its own key). The verdict's slot is mapped back to the entrant
+    (``votes.in_slot``): 1 -> match.a, 2 -> match.b, unparseable -> None. With
+    ``order="shuffle"`` each match is instead shown in a seeded order (a coin per (seed,
+    question, a, b), the same for every attempt), so that no candidate is always in the first
+    slot. Every judgment is logged in ``rows``.
     """
 
     def __init__(self, judge, sets: Mapping[str, CandidateSet] | Iterable[CandidateSet], *,
@@ -139,7 +141,7 @@ class MatchJudge:
         for ask, j in zip(asks, judgments):
             m, swap = ask.match, self.swapped(ask.tournament, ask.match)
             first, second = (m.b, m.a) if swap else (m.a, m.b)
-            winner = None if j.verdict is None else (first if j.verdict == 1 else second)
+            winner = in_slot(j.verdict, first, second)
             winners.append(winner)
             self.rows.append({
                 "question": ask.tournament, "round": m.round, "slot": m.slot, "a": m.a, "b": m.b,

@@ -134,11 +134,7 @@ def execute(notebook: str, p: dict, *, out_dir: str | None = None, progress: boo
 
     if out_dir is None:
         out_dir = str(folder_of(notebook, p))
-    # The values that differ from what the notebook would fill in itself (the same check, the same
-    # defaults, a budget resolved for the same judge): the executed notebook and its terminal name
-    # what was given.
-    filled = params_mod.check(notebook, {k: p[k] for k in ("model", "backend") if k in p})
-    p = {**{k: v for k, v in p.items() if k not in filled or v != filled[k]}, "out_dir": out_dir}
+    p = {**given(notebook, p), "out_dir": out_dir}
     folder = Path(out_dir)
     output = folder / f"{notebook}.ipynb"
     own = claim is None
@@ -173,6 +169,16 @@ def execute(notebook: str, p: dict, *, out_dir: str | None = None, progress: boo
         if own:
             claim.release()
     return output
+
+
+def given(notebook: str, p: dict) -> dict:
+    """The values of ``p`` that differ from what the notebook would fill in itself (the same check,
+    the same defaults, a budget resolved for the same judge), so the executed notebook and its
+    terminal name what was given. The judge (``model``, ``backend``) is compared with the
+    notebook's own defaults, never with itself: a judge given is always passed on."""
+    judge = {k: p[k] for k in ("model", "backend") if k in p}
+    bare, filled = params_mod.check(notebook, {}), params_mod.check(notebook, judge)
+    return {k: v for k, v in p.items() if k not in filled or v != (bare if k in judge else filled)[k]}
 
 
 def failure_text(notebook: str, output: Path, e: BaseException) -> str:

@@ -130,7 +130,7 @@ def deviations(notebook: str, params: dict) -> dict:
     if params.get("reasoning") is False:  # the paper reads the verdict after the thought
         out["reasoning"] = False
     if replay(notebook, params):  # it runs no judge: the judge's choices are not the run's
-        out = {k: v for k, v in out.items() if k not in names(judge=True)}
+        out = {k: v for k, v in out.items() if k not in names(notebook, judge=True)}
     return out
 
 

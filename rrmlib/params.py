@@ -643,9 +643,11 @@ def backend_options(p: dict) -> dict:
     return {spec.option or name: p[name] for name, spec in _JUDGE.items() if p["backend"] in spec.backends}
 
 
-def names(*, role: str | None = None, judge: bool | None = None) -> set[str]:
-    """Every parameter of any notebook with that ``role`` (``Param.role``) or ``judge`` flag."""
-    return {name for spec in SPECS.values() for name, p in spec.items()
+def names(notebook: str | None = None, *, role: str | None = None, judge: bool | None = None) -> set[str]:
+    """The parameters of ``notebook`` (None: of any notebook) with that ``role`` (``Param.role``,
+    one per name across the notebooks: a test holds it) or ``judge`` flag (the notebook's own)."""
+    specs = SPECS.values() if notebook is None else [SPECS[notebook]]
+    return {name for spec in specs for name, p in spec.items()
             if (role is None or p.role == role) and (judge is None or p.judge == judge)}
 
 

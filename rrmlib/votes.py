@@ -14,12 +14,19 @@ import pandas as pd
 POLICIES = ("tie", "wrong", "exclude")
 
 
-def picked(verdict, swapped: bool) -> str | None:
-    """Which answer a verdict (the slot the judge preferred, 1 or 2; None: no verdict) names, the
-    pair shown with its answers ``swapped`` (the rejected one in slot 1) or not."""
+def in_slot(verdict, first, second):
+    """What a verdict (the slot the judge preferred, 1 or 2; None: no verdict) names: ``first``,
+    shown in slot 1, or ``second``; None for no verdict. The one rule from slot to answer, for
+    pairs and for matches alike."""
     if verdict is None or pd.isna(verdict):
         return None
-    return "chosen" if (int(verdict) == 1) != swapped else "rejected"
+    return first if int(verdict) == 1 else second
+
+
+def picked(verdict, swapped: bool) -> str | None:
+    """Which answer a verdict names, the pair shown with its answers ``swapped`` (the rejected
+    one in slot 1) or not."""
+    return in_slot(verdict, *(("rejected", "chosen") if swapped else ("chosen", "rejected")))
 
 
 def pair_scores(results: pd.DataFrame, policy: str = "tie", *, votes: int | None = None,

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from rrmlib.cli import merged_params, parse_value
+from rrmlib.cli import given, merged_params, parse_value
 from rrmlib.params import SPECS, ParameterError, check, defaults
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,6 +19,19 @@ def test_budget_is_the_papers_for_a_named_judge_and_the_demos_for_the_embedded_o
     assert check("pairwise", {"backend": "openai", "base_url": "http://h/v1", "model": "m"})["max_new_tokens"] == 8192
     assert check("pairwise", {})["max_new_tokens"] == 128
     assert check("pairwise", {"max_new_tokens": 512})["max_new_tokens"] == 512
+
+
+def test_a_judge_given_is_passed_on_and_values_the_notebook_fills_in_are_not():
+    """What `rrm run` and `rrm sweep` hand papermill: a judge named on the command line reaches the
+    notebook (a run of `-p backend openai -p model tiny-judge` once ran the embedded judge with
+    hf instead); values equal to the notebook's own defaults are left for it to fill in."""
+    p = {"backend": "openai", "model": "tiny-judge", "base_url": "http://127.0.0.1:8000/v1", "limit": 4,
+         "seed": 0, "order": "shuffle", "verdict_rule": "paper"}
+    assert given("pairwise", p) == {"backend": "openai", "model": "tiny-judge",
+                                    "base_url": "http://127.0.0.1:8000/v1", "limit": 4}
+    assert given("pairwise", {"backend": "hf", "model": None, "limit": 2}) == {"limit": 2}
+    assert given("knockout", {"model": "/judges/RRM-7B", "backend": "vllm"}) == {"model": "/judges/RRM-7B",
+                                                                               "backend": "vllm"}
 
 
 def test_relative_paths_resolve_against_the_given_base(tmp_path):
@@ -66,6 +79,16 @@ def test_cli_values_and_files(tmp_path):
     assert p["dataset"] == "GPQA" and p["round"] == 4
     with pytest.raises(ParameterError, match="unknown parameter.*rounds"):
         merged_params("pairwise", [], [("rounds", "4")])
+
+
+def test_a_name_plays_one_role_in_every_notebook():
+    """``params.names(role=...)`` answers for all notebooks at once (the report's settings, the
+    run id): it holds only while a name that several notebooks declare has one role in all."""
+    roles = {}
+    for notebook, spec in SPECS.items():
+        for name, p in spec.items():
+            roles.setdefault(name, {})[notebook] = p.role
+    assert {n: r for n, r in roles.items() if len(set(r.values())) > 1} == {}
 
 
 @pytest.mark.parametrize("notebook", sorted(SPECS))

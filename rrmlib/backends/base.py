@@ -190,7 +190,7 @@ class RendersChatTemplate:
         return "<think>" in with_prompt[len(without):]
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return len(text_ids(self.tokenizer, text))
 
     def prompt_ids(self, text: str) -> list[int]:
         """The token ids the model is given for the rendered prompt ``text`` (see ``special_tokens``)."""
@@ -208,7 +208,7 @@ class RendersChatTemplate:
             raise ValueError(f"special_tokens must be one of {SPECIAL_TOKENS}, got {mode!r}")
         self.special_tokens = mode
         probe = "x"
-        plain = self.tokenizer(probe, add_special_tokens=False)["input_ids"]
+        plain = text_ids(self.tokenizer, probe)
         added = self.tokenizer(probe, add_special_tokens=True)["input_ids"]
         # A tokenizer_config.json with add_bos_token (DeepSeek-R1-Distill's, so RRM's) made
         # transformers 4's LlamaTokenizerFast, which the original ran, put a BOS before every text;
@@ -222,15 +222,21 @@ class RendersChatTemplate:
         return f":specials+{self.added_special_tokens}" if mode == "paper" and self.added_special_tokens else ""
 
     def token_ids(self, text: str) -> list[int]:
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return text_ids(self.tokenizer, text)
 
     def decode(self, ids) -> str:
         return self.tokenizer.decode(list(ids))
 
     def token_prefix(self, text: str, n: int) -> str:
         """``text`` cut after its first ``n`` tokens (whole when it has no more)."""
-        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids = text_ids(self.tokenizer, text)
         return text if len(ids) <= n else self.tokenizer.decode(ids[:n])
+
+
+def text_ids(tokenizer, text: str) -> list[int]:
+    """``text``'s token ids alone, without the special tokens a tokenizer adds to a sequence (the
+    one way every backend that holds a tokenizer counts and cuts text)."""
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 def declared_add_bos(tokenizer) -> bool:

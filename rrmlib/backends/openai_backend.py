@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from rrmlib.backends.base import Backend, Completion, Request
+from rrmlib.backends.base import Backend, Completion, Request, text_ids
 from rrmlib.redact import scrub
 
 log = logging.getLogger(__name__)
@@ -135,14 +135,10 @@ class OpenAIBackend(Backend):
         return self._tokenizer
 
     def count_tokens(self, text: str) -> int | None:
-        if self.tokenizer is None:
-            return None
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return None if self.tokenizer is None else len(text_ids(self.tokenizer, text))
 
     def token_ids(self, text: str) -> list[int]:
-        if self.tokenizer is None:
-            return super().token_ids(text)
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return super().token_ids(text) if self.tokenizer is None else text_ids(self.tokenizer, text)
 
     def decode(self, ids) -> str:
         if self.tokenizer is None:

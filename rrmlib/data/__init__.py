@@ -18,23 +18,24 @@ from typing import Callable
 from rrmlib.data import demo, judgebench, llmbar, pandalm, ppe, qwen_math, rewardbench, rmbench  # noqa: F401
 from rrmlib.data import formats
 from rrmlib.data.records import CandidateSet, DataError, Pair, Pairs  # noqa: F401 (rrmlib.data's API)
-from rrmlib.data.registry import _CANDIDATES, _LOCATE, _PAIRS, _key
+from rrmlib.data import registry
 from rrmlib.data.select import select
 
 
-def _resolve(source, registry: dict, what: str):
-    if isinstance(source, (str, os.PathLike)) and _key(str(source)) in registry:
-        return registry[_key(str(source))], None
+def _resolve(source, kind: str):
+    fn = registry.loader(os.fspath(source) if isinstance(source, os.PathLike) else source, kind)
+    if fn is not None:
+        return fn, None
     if os.path.exists(source):
         return None, os.fspath(source)
-    known = ", ".join(sorted(registry))
-    raise ValueError(f"unknown {what} source {_short(source)}: not a registered name ({known}) and no such file")
+    known = ", ".join(registry.names(kind))
+    raise ValueError(f"unknown {kind} source {_short(source)}: not a registered name ({known}) and no such file")
 
 
 def _loader(source, kind: str, options: dict) -> tuple[Callable, dict]:
     """The function that loads ``source`` (``kind`` "pair" or "candidate") and the options it
     gets; an option the source does not take is a TypeError naming it, before anything loads."""
-    fn, path = _resolve(source, _PAIRS if kind == "pair" else _CANDIDATES, kind)
+    fn, path = _resolve(source, kind)
     if fn is None:
         fn = formats.load_pair_file if kind == "pair" else formats.load_candidate_file
         options = {"path": path, **options}
@@ -56,7 +57,7 @@ def check_source(source, kind: str = "pair", **options) -> None:
     files are not where it would read them (a data folder without the set): a ValueError that
     says where it looked. Sources read from the hub are not checked for their data."""
     fn, options = _loader(source, kind, options)
-    locate = _LOCATE.get(fn)
+    locate = registry.locator(fn)
     if locate is not None:
         try:
             locate(**options)

@@ -46,6 +46,24 @@ def register_candidates(*names: str, locate: Callable | None = None):
     return deco
 
 
+def loader(source, kind: str) -> Callable | None:
+    """The loader registered under the name ``source`` (case-insensitively) for ``kind`` ("pair"
+    or "candidate"); None where ``source`` is no registered name (a path, say)."""
+    if not isinstance(source, str):
+        return None
+    return (_PAIRS if kind == "pair" else _CANDIDATES).get(_key(source))
+
+
+def names(kind: str) -> list[str]:
+    """The registered names of ``kind`` ("pair" or "candidate"), sorted."""
+    return sorted(_PAIRS if kind == "pair" else _CANDIDATES)
+
+
+def locator(fn: Callable) -> Callable | None:
+    """The locator registered with the loader ``fn`` (finds its local files), or None."""
+    return _LOCATE.get(fn)
+
+
 def register_scoring(name: str, score: Callable, *, unit: Callable | None = None, unit_name: str = "pair"):
     """Register a benchmark's own scoring rule: ``score(results, *, seed, n_boot)`` gives its
     numbers, headline ``score``, ``score_ci``, ``score_name`` and ``warnings``; ``unit(pair_id)``
