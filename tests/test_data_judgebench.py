@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from data_files import write_jsonl
 from notebook_runs import read
 from notebook_runs import run as run_notebook
 
@@ -35,11 +36,6 @@ def judgebench_rows(per_source: int = 2) -> list[dict]:
                          "question": f"Question {s}.{k}: what is the answer?", "response_model": "gpt-4o-2024-05-13",
                          "response_A": a, "response_B": b, "label": label})
     return rows
-
-
-def write_jsonl(path, rows):
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
 
 
 # --- loading ------------------------------------------------------------------------------------

@@ -6,20 +6,10 @@ import sys
 from collections import Counter
 
 import pytest
+from data_files import error_of, write_jsonl
 
 from rrmlib.data import DataError, Pair, Pairs, load_pairs, select_pairs
 from rrmlib.params import ParameterError, check
-
-
-def write_jsonl(path, rows):
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
-
-def error_of(fn, *args, **kwargs) -> str:
-    with pytest.raises(DataError) as e:
-        fn(*args, **kwargs)
-    return str(e.value)
 
 
 # --- the format and the mapping ---------------------------------------------------------------

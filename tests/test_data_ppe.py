@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from data_files import write_jsonl
 
 from rrmlib.data import DataError, load_candidates, load_pairs
 from rrmlib.data.ppe import draw_conflict_pairs, read_conflict_pairs
@@ -37,11 +38,6 @@ def ppe_rows(dataset, n=4):
                     for k in range(K)})
         rows.append(row)
     return rows
-
-
-def write_jsonl(path, rows):
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 def write_pairs(path, rows):

@@ -6,6 +6,7 @@ import types
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from data_files import write_jsonl
 
 from rrmlib.data import DataError, load_pairs
 from rrmlib.data.hub import HubUnavailable
@@ -73,11 +74,6 @@ ROWS = [
 
 def write_parquet(path, rows):
     pq.write_table(pa.Table.from_pylist(rows), path)
-    return path
-
-
-def write_jsonl(path, rows):
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
 
 

@@ -3,6 +3,7 @@ row, and the field."""
 import json
 
 import pytest
+from data_files import error_of
 
 from rrmlib.data import DataError, load_candidates, load_pairs
 
@@ -13,12 +14,6 @@ def llmbar_file(tmp_path, *records):
     path = tmp_path / "set.json"
     path.write_text(json.dumps([GOOD, *records]))
     return path
-
-
-def error_of(fn, *args, **kwargs) -> str:
-    with pytest.raises(DataError) as e:
-        fn(*args, **kwargs)
-    return str(e.value)
 
 
 def test_malformed_line(tmp_path):
@@ -103,7 +98,6 @@ def test_mapped_fields_are_named_by_the_files_own_names(tmp_path):
     path.write_text(json.dumps({"question": "q", "good": "a", "bad": ""}) + "\n")
     msg = error_of(load_pairs, path, fields={"prompt": "question", "chosen": "good", "rejected": "bad"})
     assert str(path) in msg and "line 1" in msg and "'bad'" in msg and "empty" in msg
-
 
 
 def test_a_slice_of_pairs_says_how_they_were_loaded_and_owns_what_it_says():

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from data_files import write_jsonl
 
 from rrmlib import metrics
 from rrmlib.data import DataError, check_source, load_pairs, pair_options, select_pairs
@@ -35,14 +36,6 @@ def benchmark_rows(*, bad_row: int | None = 569):
     if bad_row is not None:
         rows[bad_row]["response B"] = ""
     return rows
-
-
-def write_jsonl(path, rows, *, blank_after: int | None = None):
-    lines = [json.dumps(r) for r in rows]
-    if blank_after is not None:
-        lines.insert(blank_after + 1, "")
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 @pytest.fixture
