@@ -134,7 +134,10 @@ def execute(notebook: str, p: dict, *, out_dir: str | None = None, progress: boo
 
     if out_dir is None:
         out_dir = str(folder_of(notebook, p))
-    asked = {**p, "out_dir": out_dir}
+    # What the run must record: every value other than the notebook's own default (worked out
+    # apart from `given`, so that a value `given` loses is still caught by `ran_as_asked`).
+    bare = params_mod.check(notebook, {})
+    asked = {**{k: v for k, v in p.items() if k not in bare or v != bare[k]}, "out_dir": out_dir}
     p = {**given(notebook, p), "out_dir": out_dir}
     folder = Path(out_dir)
     output = folder / f"{notebook}.ipynb"
