@@ -303,6 +303,18 @@ def read_records(path, *, bad: str = "raise") -> Iterator[tuple[str, dict]]:
         raise DataError(path, None, None, "no records")
 
 
+def first_time(path, where, field_name: str, value, seen: dict, *, word: str | None = None,
+               record: bool = True) -> None:
+    """Refuse ``value`` (of the field ``field_name``) given again: a DataError naming where it
+    was first (``seen``: value -> where), said as a duplicate ``word`` (the field's name unless
+    given). ``record``: note it as seen here (else the caller does, once the record is taken)."""
+    if value in seen:
+        raise DataError(path, where, field_name, f"duplicate {word or field_name} {shown(value)} "
+                                                 f"(first at {seen[value]})")
+    if record:
+        seen[value] = where
+
+
 def field(path, where, rec: dict, name: str, kind=str, *, nonempty: bool = True):
     """``rec[name]`` checked for presence, type and (for strings and lists) non-emptiness.
 

@@ -14,7 +14,7 @@ import rrmlib.data.own as own
 import rrmlib.data.pandalm as pandalm
 import rrmlib.data.qwen_math as qwen_math
 import rrmlib.data.rmbench as rmbench
-from rrmlib.data.files import BadRecord, field, read_records, same_presence, shown
+from rrmlib.data.files import BadRecord, field, first_time, read_records, same_presence, shown
 from rrmlib.data.records import CandidateSet, DataError, Pair, Pairs
 from rrmlib.data.select import first, keep_subsets
 
@@ -144,9 +144,7 @@ def load_candidate_file(path, *, limit: int | None = None) -> list[CandidateSet]
     sets, seen = [], {}
     for where, rec in records:
         cid = field(path, where, rec, "id")
-        if cid in seen:
-            raise DataError(path, where, "id", f"duplicate id {shown(cid)} (first at {seen[cid]})")
-        seen[cid] = where
+        first_time(path, where, "id", cid, seen)
         prompt = field(path, where, rec, "prompt")
         cands = _items(path, where, rec, "candidates", lambda c: isinstance(c, str) and bool(c.strip()),
                        "a non-empty string")

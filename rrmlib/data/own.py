@@ -35,7 +35,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from rrmlib.data.files import BadRecord, field, presence, shown
+from rrmlib.data.files import BadRecord, field, first_time, presence, shown
 from rrmlib.data.records import DataError, Pair, Pairs
 from rrmlib.data.select import check_subsets, in_subset, names_list
 
@@ -298,8 +298,7 @@ def read_mapped(path, records: list[tuple[str, dict]], *, fields=None, labels=No
             continue
         try:
             pid = ident(path, where, rec, names["id"]) if has_id else str(i)  # without ids: the row, from 0
-            if pid in seen:
-                raise DataError(path, where, names["id"], f"duplicate id {shown(pid)} (first at {seen[pid]})")
+            first_time(path, where, names["id"], pid, seen, word="id", record=False)
             prompt = field(path, where, rec, names["prompt"])
             tie, key = False, None
             if by_label:

@@ -11,7 +11,7 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-from rrmlib.data.files import data_root, field, not_found, read_records, shown
+from rrmlib.data.files import data_root, field, first_time, not_found, read_records, shown
 from rrmlib.data.records import DataError, Pair
 from rrmlib.data.registry import register_pairs
 
@@ -52,9 +52,7 @@ def read_pandalm(path, *, ties: str = "keep", records=None) -> list[Pair]:
                 raise DataError(path, where, name, f"expected 0 (tie), 1 or 2, got {shown(vote)}")
             votes.append(vote)
         pid = field(path, where, rec, "idx")
-        if pid in seen:
-            raise DataError(path, where, "idx", f"duplicate idx {shown(pid)} (first at {seen[pid]})")
-        seen[pid] = where
+        first_time(path, where, "idx", pid, seen)
         # One row has a blank instruction and its whole task in `input`: the prompt is whichever
         # of the two is not blank, joined by a blank line.
         parts = [field(path, where, rec, name, nonempty=False) for name in ("instruction", "input")]

@@ -18,7 +18,8 @@ import re
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
 
-from rrmlib.data.files import data_root, field, finite, not_found, optional, read_records, same_presence, shown
+from rrmlib.data.files import (data_root, field, finite, first_time, not_found, optional, read_records,
+                                same_presence, shown)
 from rrmlib.data.records import CandidateSet, DataError
 from rrmlib.data.registry import register_candidates
 
@@ -93,9 +94,7 @@ def _read_file(path: Path, problems: dict[str, _Problem], *, first: bool, record
     seen = {}
     for where, rec in records:
         idx = field(path, where, rec, "idx")
-        if idx in seen:
-            raise DataError(path, where, "idx", f"duplicate idx {shown(idx)} (first at {seen[idx]})")
-        seen[idx] = where
+        first_time(path, where, "idx", idx, seen)
         question = field(path, where, rec, "question")
         code = field(path, where, rec, "code", list)
         n = len(code)

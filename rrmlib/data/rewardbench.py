@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rrmlib.data.files import field, shown
+from rrmlib.data.files import field, first_time, shown
 from rrmlib.data.hub import source_rows
 from rrmlib.data.records import DataError, Pair
 from rrmlib.data.registry import register_groups, register_pairs
@@ -147,9 +147,7 @@ def rewardbench_pairs(*, path=None, subset=None, limit: int | None = None,
             # A subset outside the four sections could not be scored; say so now, not at the end.
             raise DataError(label, where, "subset", f"unknown RewardBench subset {shown(name)}")
         pid = field(label, where, rec, "id")
-        if pid in seen:
-            raise DataError(label, where, "id", f"duplicate id {shown(pid)} (first at {seen[pid]})")
-        seen[pid] = where
+        first_time(label, where, "id", pid, seen)
         pair = Pair(id=pid, prompt=field(label, where, rec, "prompt"), chosen=field(label, where, rec, "chosen"),
                     rejected=field(label, where, rec, "rejected"), subset=name)
         if wanted is None or name in wanted:

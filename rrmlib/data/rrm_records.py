@@ -28,6 +28,18 @@ KNOCKOUT_VERDICTS = {"Assistant 1": 1, "Assistant 2": 2}
 ELO_VERDICTS = {"Assistant1": 1, "Assistant2": 2}
 
 
+def _nonempty_list(path, where, obj: dict, name: str, of: str) -> list:
+    """``obj[name]``, a non-empty list (of ``of``), or a DataError naming the field."""
+    value = obj.get(name)
+    if value is None:
+        raise DataError(path, where, name, f"missing: expected a list of {of}")
+    if not isinstance(value, list):
+        raise DataError(path, where, name, f"expected a list of {of}, got {shown(value)}")
+    if not value:
+        raise DataError(path, where, name, "empty")
+    return value
+
+
 def elo_coins(merged: pd.DataFrame) -> pd.Series:
     """Which matches of ``load_elo_merged_results`` the original's coin decided: a winner, but a
     ``pred`` that elo_rival_results.py does not read as a verdict (``ELO_VERDICTS``)."""
@@ -47,13 +59,7 @@ def load_rrm_bracket(folder) -> list[int]:
     if not isinstance(data, dict):
         raise DataError(path, None, None, f"expected an object with a list 'round_1' of [a, b] pairs, "
                         f"got {type(data).__name__}")
-    first = data.get("round_1")
-    if first is None:
-        raise DataError(path, None, "round_1", "missing: expected a list of [a, b] pairs")
-    if not isinstance(first, list):
-        raise DataError(path, None, "round_1", f"expected a list of [a, b] pairs, got {shown(first)}")
-    if not first:
-        raise DataError(path, None, "round_1", "empty")
+    first = _nonempty_list(path, None, data, "round_1", "[a, b] pairs")
     n = 2 * len(first)
     placed: dict[int, int] = {}
     for s, pair in enumerate(first):
@@ -254,13 +260,7 @@ def load_elo_merged_results(path) -> pd.DataFrame:
         at = f"block {key!r}"
         if not isinstance(block, dict):
             raise DataError(path, at, None, f"expected an object with 'details', got {shown(block)}")
-        details = block.get("details")
-        if details is None:
-            raise DataError(path, at, "details", "missing")
-        if not isinstance(details, list):
-            raise DataError(path, at, "details", f"expected a list of entries, got {shown(details)}")
-        if not details:
-            raise DataError(path, at, "details", "empty")
+        details = _nonempty_list(path, at, block, "details", "entries")
         for i, d in enumerate(details):
             where = f"block {key!r}, entry {i}"
             if not isinstance(d, dict):
