@@ -18,7 +18,8 @@ import signal
 import sys
 from pathlib import Path
 
-from rrmlib import data
+from rrmlib import data, paper
+from rrmlib import judge as judge_mod
 from rrmlib import params as params_mod
 from rrmlib import results
 from rrmlib import runs as runs_mod
@@ -230,7 +231,8 @@ def preflight(notebook: str, p: dict, made: set = frozenset()) -> None:
     second, leaving nothing behind: the dataset names a source this notebook reads, and takes
     the options the run gives (``round`` only for a dataset with rounds); every file or folder a
     parameter names exists, except inside ``made`` (the folders an earlier step of a sweep
-    makes); the run folder is new, empty or a run folder."""
+    makes); the judge's parameters fit together (``judge.check_params``); the run folder is new,
+    empty or a run folder."""
     try:
         if notebook == "pairwise":
             data.check_source(p["dataset"], "pair", **data.pair_options(p))
@@ -238,6 +240,11 @@ def preflight(notebook: str, p: dict, made: set = frozenset()) -> None:
             data.check_source(p["dataset"], "candidate", **({"path": p["data_path"]} if p["data_path"] else {}))
     except (ValueError, TypeError) as e:
         raise params_mod.ParameterError(f"{notebook}: {e}") from None
+    if notebook in ("pairwise", "elo_rival", "knockout") and not paper.replay(notebook, p):
+        try:
+            judge_mod.check_params(p)
+        except params_mod.ParameterError as e:
+            raise params_mod.ParameterError(f"{notebook}: {e}") from None
     for name in sorted(params_mod.PATH_PARAMS - {"out_dir", "store"}):
         values = p.get(name)
         for value in ([values] if isinstance(values, str) else values or []):

@@ -64,6 +64,30 @@ def shown_orders(order: str, seed: int, pair_id: str) -> list[bool]:
     raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
 
 
+def _reasoning_unknown(backend: str, model) -> str:
+    return (f"the {backend} backend cannot tell whether {model!r} thinks in <think> tags: pass reasoning=True "
+            f"(RRM and other thinking judges) or False")
+
+
+def check_params(p: dict) -> None:
+    """Refuse, from a run's parameters alone (so before a kernel starts: ``rrm``'s preflight),
+    a generative judge that cannot work; ``Judge.from_params`` refuses the same."""
+    if p.get("backend") == "classifier":
+        return
+    protocol = p.get("protocol", protocols.DEFAULT)
+    if p.get("think_budgets") is not None and protocol != protocols.DEFAULT:
+        # rrmlib.budgets closes a thought as RRM's template does and reads RRM's verdicts
+        raise ParameterError(f"think_budgets works with the rrm protocol only, not {protocol!r}")
+    if p.get("think_budgets") is not None and p.get("too_long") == "shorten":
+        # a forced verdict is asked with the whole answers (Judge.request), not the cut ones
+        # its thought was made from: refused until the judgment keeps the request it sent
+        raise ParameterError("think_budgets cannot be combined with too_long shorten (yet): use too_long skip")
+    # The openai backend cannot tell whether the judge thinks (a server does not show its
+    # template): unless told, or the protocol says, the judge would refuse it once built.
+    if p.get("backend") == "openai" and p.get("reasoning") is None and protocols.get(protocol).thinks is None:
+        raise ParameterError(_reasoning_unknown("openai", p.get("model")))
+
+
 @dataclass
 class Judgment:
     """One completion read as a verdict."""
@@ -195,8 +219,7 @@ class Judge(_Judging):
         if detected is None:  # the protocol may say (a prompt that asks for the verdict at once)
             detected = self.protocol.thinks
         if detected is None:
-            raise ValueError(f"the {backend.name} backend cannot tell whether {backend.model_id!r} thinks in "
-                             "<think> tags: pass reasoning=True (RRM and other thinking judges) or False")
+            raise ValueError(_reasoning_unknown(backend.name, backend.model_id))
         self.reasoning = bool(detected)
 
     @classmethod
@@ -206,13 +229,7 @@ class Judge(_Judging):
         if p["backend"] == "classifier":  # a scalar reward model: scores, no prompt or sampling
             return ScalarJudge.from_params(p)
         protocol = p.get("protocol", protocols.DEFAULT)
-        if p.get("think_budgets") is not None and protocol != protocols.DEFAULT:
-            # rrmlib.budgets closes a thought as RRM's template does and reads RRM's verdicts
-            raise ParameterError(f"think_budgets works with the rrm protocol only, not {protocol!r}")
-        if p.get("think_budgets") is not None and p.get("too_long") == "shorten":
-            # a forced verdict is asked with the whole answers (Judge.request), not the cut ones
-            # its thought was made from: refused until the judgment keeps the request it sent
-            raise ParameterError("think_budgets cannot be combined with too_long shorten (yet): use too_long skip")
+        check_params(p)
         sampling = Sampling(temperature=p["temperature"], top_p=p["top_p"], max_new_tokens=p["max_new_tokens"],
                             seed=p["seed"])
         store = JudgmentStore(p["store"])  # a store that cannot be used is refused before the model loads

@@ -214,6 +214,10 @@ def test_dates_stay_text_as_papermill_reads_them(tmp_path):
     ([("dataset", "gpqa"), ("data_path", "/no/such/copy.parquet")], "data_path: '/no/such/copy.parquet': no such"),
     ([("pairs_file", "nope.json"), ("dataset", "gpqa")], "pairs_file: "),
     ([("x" * 100_000, "1")], "unknown parameter(s) "),
+    ([("backend", "openai"), ("base_url", "http://127.0.0.1:1/v1"), ("model", "m")],
+     "the openai backend cannot tell whether 'm' thinks in <think> tags: pass reasoning=True"),
+    ([("think_budgets", "[64]"), ("protocol", "plain")], "think_budgets works with the rrm protocol only"),
+    ([("think_budgets", "[64]"), ("too_long", "shorten")], "think_budgets cannot be combined with too_long shorten"),
 ])
 def test_rrm_run_refuses_before_a_kernel_starts(pairs, message, root, capsys):
     argv = ["run", "pairwise"]
@@ -230,6 +234,8 @@ def test_rrm_run_refuses_before_a_kernel_starts(pairs, message, root, capsys):
     (["elo_accuracy", "-p", "matches", "no/such/matches.parquet"], "matches: "),
     (["knockout", "-p", "records", "/no/records"], "records: '/no/records': no such"),
     (["elo_accuracy", "-p", "elo_base", "1"], "'elo_base' must be > 1"),
+    (["knockout", "-p", "backend", "openai", "-p", "base_url", "http://127.0.0.1:1/v1", "-p", "model", "m"],
+     "knockout: the openai backend cannot tell whether 'm' thinks"),
 ])
 def test_other_notebooks_refuse_before_a_kernel_starts(argv, message, root, capsys):
     assert cli.main(["run", *argv]) == 2
