@@ -2,7 +2,6 @@
 a copy in the data folder or the hub, and scored by the authors' rule (ScalerLab/JudgeBench,
 utils/metrics.py compute_final_metrics; run_judge.py for the per-source report). Every file is
 written here in the records' format."""
-import json
 import sys
 
 import numpy as np

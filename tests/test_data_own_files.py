@@ -1,6 +1,5 @@
 """Your own pair files: the format, the column mapping (fields, labels, other_labels), the
 subset filter and the seeded, stratified sample. Every file is written here."""
-import json
 import subprocess
 import sys
 from collections import Counter

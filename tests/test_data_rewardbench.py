@@ -1,5 +1,4 @@
 """RewardBench: the section weights, and the loader on hub-shaped local fixtures."""
-import json
 import sys
 import types
 

@@ -2,10 +2,9 @@
 row, and the field."""
 import json
 
-import pytest
 from data_files import error_of
 
-from rrmlib.data import DataError, load_candidates, load_pairs
+from rrmlib.data import load_candidates, load_pairs
 
 GOOD = {"input": "Say hi.", "output_1": "Hi!", "output_2": "No.", "label": 1}
 

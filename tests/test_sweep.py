@@ -203,7 +203,6 @@ def test_the_cpu_paper_sweep_twice_then_its_report(tmp_path, tiny_model_dir):
     """The committed CPU sweep, as a person runs it (rrm sweep, again, then rrm report), with the
     tiny model in place of SmolLM2; the report's cells are checked against the runs' own files."""
     import json
-    import os
 
     import pandas as pd
 
