@@ -24,7 +24,7 @@ from rrmlib import params as params_mod
 from rrmlib import results
 from rrmlib import runs as runs_mod
 from rrmlib.metrics import tie_lines
-from rrmlib.paths import CHECKOUT
+from rrmlib.paths import CHECKOUT, project_root
 from rrmlib.sweeps import folder_of, parse_value, record_sweep, sweep_configs
 
 
@@ -135,11 +135,12 @@ def execute(notebook: str, p: dict, *, out_dir: str | None = None, progress: boo
 
     if out_dir is None:
         out_dir = str(folder_of(notebook, p))
-    # What the run must record: every value other than the notebook's own default (worked out
-    # apart from `given`, so that a value `given` loses is still caught by `ran_as_asked`).
-    bare = params_mod.check(notebook, {})
-    asked = {**{k: v for k, v in p.items() if k not in bare or v != bare[k]}, "out_dir": out_dir}
-    p = {**given(notebook, p), "out_dir": out_dir}
+    # Every value is passed (a value left out would be whatever the notebook's parameters cell
+    # says, which JupyterLab may have changed), and is what the run must record, its paths
+    # resolved as the notebook resolves them (`ran_as_asked`). The notebook prints those that
+    # differ from its own defaults as the parameters given.
+    p = {**p, "out_dir": out_dir}
+    asked = params_mod.resolve_paths(p, project_root())
     folder = Path(out_dir)
     output = folder / f"{notebook}.ipynb"
     own = claim is None
@@ -177,21 +178,12 @@ def execute(notebook: str, p: dict, *, out_dir: str | None = None, progress: boo
     return output
 
 
-def given(notebook: str, p: dict) -> dict:
-    """The values of ``p`` that differ from what the notebook would fill in itself (the same check,
-    the same defaults, a budget resolved for the same judge), so the executed notebook and its
-    terminal name what was given. The judge (``model``, ``backend``) is compared with the
-    notebook's own defaults, never with itself: a judge given is always passed on."""
-    judge = {k: p[k] for k in ("model", "backend") if k in p}
-    bare, filled = params_mod.check(notebook, {}), params_mod.check(notebook, judge)
-    return {k: v for k, v in p.items() if k not in filled or v != (bare if k in judge else filled)[k]}
-
-
 def ran_as_asked(folder: Path, asked: dict) -> None:
     """Refuse a finished run whose ``meta.json`` records a parameter other than the one asked
     for: a value lost or changed between the command line and the notebook (the judge named, a
-    seed) would otherwise give a finished run of something else. Its ``meta.json`` is removed,
-    so the folder does not pass for a finished run."""
+    seed, a value of the parameters cell) would otherwise give a finished run of something else,
+    in a folder named for what was asked. Its ``meta.json`` is removed, so the folder does not
+    pass for a finished run."""
     meta_file = folder / runs_mod.META
     if not meta_file.exists():
         return

@@ -474,13 +474,26 @@ def in_notebook(notebook: str, values: dict, names_before: set) -> dict:
     """A notebook's parameters: checked (``check``), relative paths resolved against the project
     root (whatever the kernel's folder), and printed so the run says what it runs with."""
     p = check(notebook, values, names_before=names_before, base=project_root())
-    given = {k for k in values if k not in names_before and k in SPECS[notebook]}
+    # Set in the parameters cell or by papermill (`rrm` passes every value), and not what the
+    # notebook would fill in itself: what this run was given.
+    given = {k for k in values if k not in names_before and k in SPECS[notebook]} \
+        & differing(notebook, p, base=project_root())
     _show_parameters(notebook, p, given)
     if "max_new_tokens" in p and "max_new_tokens" not in given and embedded_judge(p):
         print(f"\nThe embedded CPU judge (no model given) runs on the demo's budget, {EMBEDDED_BUDGET} new tokens, so "
               f"that the run ends in minutes; the paper's {PAPER_BUDGET} would take hours here. Set max_new_tokens "
               f"to change it (meta.json records it as a departure from the paper's protocol).")
     return p
+
+
+def differing(notebook: str, p: dict, *, base=None) -> set[str]:
+    """The names of the checked parameters ``p`` whose values differ from what the notebook
+    would fill in itself: its defaults (paths resolved against ``base``), a budget resolved for
+    the same judge. The judge (``model``, ``backend``) is compared with the notebook's own
+    defaults, never with itself."""
+    judge = {k: p[k] for k in ("model", "backend") if k in p}
+    bare, filled = check(notebook, {}, base=base), check(notebook, judge, base=base)
+    return {k for k, v in p.items() if k in filled and v != (bare if k in judge else filled)[k]}
 
 
 def _show_parameters(notebook: str, p: dict, given: set) -> None:

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from rrmlib.cli import given, merged_params, parse_value, ran_as_asked
-from rrmlib.params import SPECS, ParameterError, check, defaults
+from rrmlib.cli import merged_params, parse_value, ran_as_asked
+from rrmlib.params import SPECS, ParameterError, check, defaults, differing
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,17 +21,18 @@ def test_budget_is_the_papers_for_a_named_judge_and_the_demos_for_the_embedded_o
     assert check("pairwise", {"max_new_tokens": 512})["max_new_tokens"] == 512
 
 
-def test_a_judge_given_is_passed_on_and_values_the_notebook_fills_in_are_not():
-    """What `rrm run` and `rrm sweep` hand papermill: a judge named on the command line reaches the
-    notebook (a run of `-p backend openai -p model tiny-judge` once ran the embedded judge with
-    hf instead); values equal to the notebook's own defaults are left for it to fill in."""
-    p = {"backend": "openai", "model": "tiny-judge", "base_url": "http://127.0.0.1:8000/v1", "limit": 4,
-         "seed": 0, "order": "shuffle", "verdict_rule": "paper"}
-    assert given("pairwise", p) == {"backend": "openai", "model": "tiny-judge",
-                                    "base_url": "http://127.0.0.1:8000/v1", "limit": 4}
-    assert given("pairwise", {"backend": "hf", "model": None, "limit": 2}) == {"limit": 2}
-    assert given("knockout", {"model": "/judges/RRM-7B", "backend": "vllm"}) == {"model": "/judges/RRM-7B",
-                                                                               "backend": "vllm"}
+def test_the_parameters_given_are_those_that_differ_from_what_the_notebook_fills_in():
+    """What a run prints as its parameters given (``rrm`` passes every value): a judge named is
+    given (a run of `-p backend openai -p model tiny-judge` once lost its judge this way: the
+    judge was compared with itself); values equal to the notebook's defaults, or to the budget
+    it resolves for that judge, are not."""
+    p = check("pairwise", {"backend": "openai", "model": "tiny-judge", "base_url": "http://127.0.0.1:8000/v1",
+                           "limit": 4, "seed": 0, "order": "shuffle"})
+    assert differing("pairwise", p) == {"backend", "model", "base_url", "limit"}
+    assert differing("pairwise", check("pairwise", {"model": None, "limit": 2})) == {"limit"}
+    named = check("knockout", {"model": "/judges/RRM-7B", "backend": "vllm", "max_new_tokens": 8192})
+    assert differing("knockout", named) == {"model", "backend"}  # 8192: the paper's budget for a named judge
+    assert differing("knockout", {**named, "max_new_tokens": 128}) == {"model", "backend", "max_new_tokens"}
 
 
 def test_a_finished_run_of_other_parameters_than_asked_is_refused(tmp_path):
@@ -41,12 +42,17 @@ def test_a_finished_run_of_other_parameters_than_asked_is_refused(tmp_path):
     import json
 
     meta = tmp_path / "meta.json"
-    meta.write_text(json.dumps({"params": {"backend": "hf", "model": None, "seed": 0, "subsets": ["math"]}}))
-    ran_as_asked(tmp_path, {"backend": "hf", "seed": 0, "subsets": ("math",), "out_dir": str(tmp_path)})
+    ran = {"backend": "hf", "model": None, "seed": 0, "subsets": ["math"], "limit": 8}
+    meta.write_text(json.dumps({"params": ran}))
+    ran_as_asked(tmp_path, {"backend": "hf", "seed": 0, "subsets": ("math",), "limit": 8, "out_dir": str(tmp_path)})
     assert meta.exists()
     with pytest.raises(RuntimeError, match=r"backend='hf' where 'openai' was asked; model=None where 'm' was"):
         ran_as_asked(tmp_path, {"backend": "openai", "model": "m", "seed": 0})
     assert not meta.exists()
+    # a default asked for, where the run took another value (a parameters cell edited in JupyterLab)
+    meta.write_text(json.dumps({"params": ran}))
+    with pytest.raises(RuntimeError, match=r"limit=8 where None was asked"):
+        ran_as_asked(tmp_path, {"limit": None})
 
 
 def test_relative_paths_resolve_against_the_given_base(tmp_path):
