@@ -224,6 +224,8 @@ def resolve_paths(values: dict, base) -> dict:
     base = Path(base)
     out = dict(values)
     for name, value in values.items():
+        if isinstance(value, str) and value.strip().lower() in _NONE:
+            continue  # None as a person types it (`-p pairs_file none`): `check` makes it None
         if name in PATH_PARAMS and isinstance(value, str) and value:
             out[name] = str(_absolute(value, base))
         elif name in PATH_PARAMS and isinstance(value, list):

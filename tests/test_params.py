@@ -189,6 +189,13 @@ def test_booleans_as_people_type_them(typed, value):
     assert check("pairwise", {"progress": typed})["progress"] is value
 
 
+def test_none_typed_for_a_path_is_none_not_a_file_named_none(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    p = merged_params("pairwise", [], [("pairs_file", "none"), ("data_path", "null"), ("out_dir", "None")])
+    assert (p["pairs_file"], p["data_path"], p["out_dir"]) == (None, None, None)
+    assert merged_params("pairwise", [], [("data_path", "nonesuch.jsonl")])["data_path"] == str(tmp_path / "nonesuch.jsonl")
+
+
 @pytest.mark.parametrize("typed", ["none", "None", "null", "NULL", ""])
 def test_none_as_people_type_it(typed):
     p = check("pairwise", {"limit": typed, "reasoning": typed, "model": typed})
