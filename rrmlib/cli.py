@@ -161,9 +161,17 @@ def execute(notebook: str, p: dict, *, out_dir: str | None = None, progress: boo
                 # comes; what it displays (tables, figures) is the notebook's alone.
                 streams = {"stdout_file": _Flushing(sys.stdout), "stderr_file": _Flushing(sys.stderr)} \
                     if progress else {}
-                papermill.execute_notebook(notebook_source(notebook), str(output), parameters=p,
-                                           kernel_name="python3", progress_bar=False, log_output=False,
-                                           extra_arguments=KERNEL_ARGUMENTS, **streams)
+                for start in range(1, KERNEL_STARTS + 1):
+                    try:
+                        papermill.execute_notebook(notebook_source(notebook), str(output), parameters=p,
+                                                   kernel_name="python3", progress_bar=False, log_output=False,
+                                                   extra_arguments=KERNEL_ARGUMENTS, **streams)
+                        break
+                    except RuntimeError as e:
+                        if not kernel_start_failed(e) or start == KERNEL_STARTS:
+                            raise
+                        print(f"rrm: the notebook's kernel died while starting ({e}); starting another "
+                              f"({start + 1} of {KERNEL_STARTS})", file=sys.stderr)
                 ran_as_asked(folder, asked)
             except BaseException as e:
                 try:
@@ -176,6 +184,17 @@ def execute(notebook: str, p: dict, *, out_dir: str | None = None, progress: boo
         if own:
             claim.release()
     return output
+
+
+# A kernel that dies while starting, before it runs any cell, is started again: jupyter_client
+# picks its ports as free and frees them again for the kernel to bind, so two kernels starting
+# at once (two runs side by side) can pick the same port, and one dies ("Address already in use").
+KERNEL_STARTS = 3
+
+
+def kernel_start_failed(e: BaseException) -> bool:
+    """Whether papermill's error says the kernel died before it replied, so before any cell ran."""
+    return isinstance(e, RuntimeError) and "Kernel died before replying to kernel_info" in str(e)
 
 
 def ran_as_asked(folder: Path, asked: dict) -> None:

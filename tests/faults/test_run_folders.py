@@ -275,3 +275,35 @@ def test_rrm_runs_lists_every_run_and_cleans_only_failed_and_unfinished_ones(tmp
         for proc in (holder, kernel_proc):
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.slow
+def test_a_kernel_that_dies_while_starting_is_started_again(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    """Two runs side by side can start their kernels on one port (jupyter_client frees the ports
+    it picks for the kernel to bind): one kernel dies before it replies, and its run failed with
+    "Kernel died before replying to kernel_info" (seen once in the kill suite). That race cannot
+    be made to happen on demand, so papermill's first start is replaced by the error it raises
+    (a test double of the race only); the second start is the real one, and the run completes."""
+    import papermill
+
+    real, calls = papermill.execute_notebook, []
+
+    def first_start_dies(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(papermill, "execute_notebook", first_start_dies)
+    monkeypatch.setenv("RRM_ROOT", str(tmp_path))
+    p = cli.merged_params("pairwise", [], [("model", str(tiny_model_dir)), ("limit", "2"), ("max_new_tokens", "4"),
+                                           ("reasoning", "false"), ("store", str(tmp_path / "j.sqlite"))])
+    out = cli.execute("pairwise", p, out_dir=str(tmp_path / "run"))
+    assert len(calls) == 2 and is_complete(out.parent)
+    assert "the notebook's kernel died while starting" in capsys.readouterr().err
+    # any other error of papermill's is the run's own: raised at once, the folder marked FAILED
+    calls.clear()
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: (calls.append(1), 1 / 0))
+    with pytest.raises(ZeroDivisionError):
+        cli.execute("pairwise", p, out_dir=str(tmp_path / "run"))
+    assert len(calls) == 1 and (tmp_path / "run" / "FAILED").exists()
