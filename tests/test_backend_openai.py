@@ -18,7 +18,7 @@ from rrmlib.data import load_pairs
 from rrmlib.judge import Judge
 from rrmlib.prompts import rrm_messages
 from rrmlib.store import JudgmentStore
-from servers import Server, free_port
+from servers import Server, free_port, killing_after_first_chunk
 
 
 def requests(n: int, sampling: Sampling) -> list[Request]:
@@ -121,16 +121,7 @@ def test_server_killed_mid_run_fails_clearly_then_resumes_to_the_undisturbed_res
 
     store = JudgmentStore(tmp_path / "store.sqlite")
     backend = backend_for(tiny_model_dir, server.url, concurrency=1, chunk_size=2, max_retries=2, backoff=0.05)
-    inner = backend.stream
-
-    def killing_stream(reqs):
-        for n, chunk in enumerate(inner(reqs)):
-            yield chunk
-            if n == 0:  # the judge has committed the first chunk when it asks for the next
-                server.kill()
-
-    backend.stream = killing_stream
-    judge = Judge(backend, store, sampling, progress=False)
+    judge = Judge(killing_after_first_chunk(backend, server), store, sampling, progress=False)
     with pytest.raises(RequestFailed, match=rf"failed 3 times .*{server.port}/v1/chat/completions: connection "
                                             r"failed.*rerun to resume"):
         judge.judge_pairs(pairs, order="both")

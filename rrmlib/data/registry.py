@@ -24,26 +24,29 @@ def _key(name: str) -> str:
     return name.strip().lower().replace("_", "-")
 
 
+def _register(table: dict, names: tuple, locate: Callable | None):
+    def deco(fn):
+        for n in names:
+            table[_key(n)] = fn
+        if locate is not None:
+            _LOCATE[fn] = locate
+        return fn
+    return deco
+
+
 def register_pairs(*names: str, locate: Callable | None = None):
     """Register a pair source under ``names``; ``locate`` (optional) finds its local files, for
     ``check_source``."""
-    def deco(fn):
-        for n in names:
-            _PAIRS[_key(n)] = fn
-        if locate is not None:
-            _LOCATE[fn] = locate
-        return fn
-    return deco
+    return _register(_PAIRS, names, locate)
 
 
 def register_candidates(*names: str, locate: Callable | None = None):
-    def deco(fn):
-        for n in names:
-            _CANDIDATES[_key(n)] = fn
-        if locate is not None:
-            _LOCATE[fn] = locate
-        return fn
-    return deco
+    """Register a candidate-set source under ``names``, as ``register_pairs`` does."""
+    return _register(_CANDIDATES, names, locate)
+
+
+def _table(kind: str) -> dict:
+    return _PAIRS if kind == "pair" else _CANDIDATES
 
 
 def loader(source, kind: str) -> Callable | None:
@@ -51,12 +54,12 @@ def loader(source, kind: str) -> Callable | None:
     or "candidate"); None where ``source`` is no registered name (a path, say)."""
     if not isinstance(source, str):
         return None
-    return (_PAIRS if kind == "pair" else _CANDIDATES).get(_key(source))
+    return _table(kind).get(_key(source))
 
 
 def names(kind: str) -> list[str]:
     """The registered names of ``kind`` ("pair" or "candidate"), sorted."""
-    return sorted(_PAIRS if kind == "pair" else _CANDIDATES)
+    return sorted(_table(kind))
 
 
 def locator(fn: Callable) -> Callable | None:

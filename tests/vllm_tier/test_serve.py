@@ -17,12 +17,7 @@ can depend on which requests a server batched with it.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -32,7 +27,7 @@ from rrmlib.budgets import judge_budgets
 from rrmlib.data import load_pairs
 from rrmlib.judge import Judge
 from rrmlib.store import JudgmentStore
-from servers import free_port
+from servers import Server, killing_after_first_chunk
 from vllm_tier_settings import MAX_MODEL_LEN
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
@@ -41,46 +36,19 @@ NAME = "smollm2"  # --served-model-name
 SAMPLING = Sampling(temperature=0.6, max_new_tokens=32, seed=9)
 
 
-class VLLMServer:
+class VLLMServer(Server):
     """vLLM's OpenAI-compatible server in its own process group (a kill takes the engine core too)."""
 
-    def __init__(self, model_dir: Path, log_dir: Path):
-        self.model_dir, self.log_dir, self.proc = model_dir, log_dir, None
+    NAME, LOG, START_TIMEOUT, POLL = "the vLLM server", "vllm", 420, 0.5
 
-    def start(self) -> "VLLMServer":
-        self.port = free_port()
-        self.log = self.log_dir / f"vllm-{self.port}.log"
-        argv = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(self.model_dir),
+    def argv(self) -> list[str]:
+        return [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(self.model_dir),
                 "--served-model-name", NAME, "--host", "127.0.0.1", "--port", str(self.port),
                 "--max-model-len", str(MAX_MODEL_LEN), "--enforce-eager", "--no-enable-chunked-prefill",
                 "--generation-config", "vllm", "--seed", "0"]
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
-        return self
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def wait(self, timeout: float = 420) -> "VLLMServer":
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"the vLLM server exited ({self.proc.returncode}):\n{self.log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.5)
-        self.kill()
-        pytest.fail(f"the vLLM server did not come up in {timeout} s:\n{self.log.read_text()[-3000:]}")
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+    def env(self) -> dict:
+        return {**os.environ, "HF_HUB_OFFLINE": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -177,19 +145,6 @@ def test_thinking_budgets_through_the_completions_endpoint(servers, smollm2_dir,
                   progress=False)
     assert judge_budgets(again, PAIRS[:3], budgets=[8, 16], order="fixed", verdict_tokens=8).equals(frame)
     assert again.counts["generated"] == 0
-
-
-def killing_after_first_chunk(backend, server):
-    inner = backend.stream
-
-    def stream(reqs):
-        for n, chunk in enumerate(inner(reqs)):
-            yield chunk
-            if n == 0:  # the judge has committed the first chunk when it asks for the next
-                server.kill()
-
-    backend.stream = stream
-    return backend
 
 
 def test_one_of_two_servers_killed_mid_run_and_the_other_finishes_it(undisturbed, servers, tmp_path):
