@@ -131,8 +131,6 @@ def execute(notebook: str, p: dict, *, out_dir: str | None = None, progress: boo
     notebook, traceback included, for debugging, and leaves a ``FAILED`` file saying what
     happened, so neither a person nor ``rrm sweep`` takes the folder for a finished run; the
     error is raised again."""
-    import papermill
-
     if out_dir is None:
         out_dir = str(folder_of(notebook, p))
     # Every value is passed (a value left out would be whatever the notebook's parameters cell
@@ -161,17 +159,7 @@ def execute(notebook: str, p: dict, *, out_dir: str | None = None, progress: boo
                 # comes; what it displays (tables, figures) is the notebook's alone.
                 streams = {"stdout_file": _Flushing(sys.stdout), "stderr_file": _Flushing(sys.stderr)} \
                     if progress else {}
-                for start in range(1, KERNEL_STARTS + 1):
-                    try:
-                        papermill.execute_notebook(notebook_source(notebook), str(output), parameters=p,
-                                                   kernel_name="python3", progress_bar=False, log_output=False,
-                                                   extra_arguments=KERNEL_ARGUMENTS, **streams)
-                        break
-                    except RuntimeError as e:
-                        if not kernel_start_failed(e) or start == KERNEL_STARTS:
-                            raise
-                        print(f"rrm: the notebook's kernel died while starting ({e}); starting another "
-                              f"({start + 1} of {KERNEL_STARTS})", file=sys.stderr)
+                _execute_notebook(notebook, output, p, streams)
                 ran_as_asked(folder, asked)
             except BaseException as e:
                 try:
@@ -192,9 +180,22 @@ def execute(notebook: str, p: dict, *, out_dir: str | None = None, progress: boo
 KERNEL_STARTS = 3
 
 
-def kernel_start_failed(e: BaseException) -> bool:
-    """Whether papermill's error says the kernel died before it replied, so before any cell ran."""
-    return isinstance(e, RuntimeError) and "Kernel died before replying to kernel_info" in str(e)
+def _execute_notebook(notebook: str, output: Path, p: dict, streams: dict) -> None:
+    """papermill's run of ``notebook``, its kernel started again where it died while starting
+    (papermill's RuntimeError "Kernel died before replying to kernel_info": no cell had run)."""
+    import papermill
+
+    for start in range(1, KERNEL_STARTS + 1):
+        try:
+            papermill.execute_notebook(notebook_source(notebook), str(output), parameters=p, kernel_name="python3",
+                                       progress_bar=False, log_output=False, extra_arguments=KERNEL_ARGUMENTS,
+                                       **streams)
+            return
+        except RuntimeError as e:
+            if "Kernel died before replying to kernel_info" not in str(e) or start == KERNEL_STARTS:
+                raise
+            print(f"rrm: the notebook's kernel died while starting ({e}); starting another "
+                  f"({start + 1} of {KERNEL_STARTS})", file=sys.stderr)
 
 
 def ran_as_asked(folder: Path, asked: dict) -> None:
@@ -207,7 +208,7 @@ def ran_as_asked(folder: Path, asked: dict) -> None:
     if not meta_file.exists():
         return
     ran = json.loads(meta_file.read_text()).get("params", {})
-    asked = json.loads(json.dumps(asked))  # as meta.json holds values (lists, not tuples)
+    asked = json.loads(runs_mod.dump(asked))  # as meta.json holds values (lists, not tuples)
     differ = {k: (v, ran[k]) for k, v in asked.items() if k in ran and ran[k] != v}
     if differ:
         meta_file.unlink()
@@ -251,18 +252,15 @@ def preflight(notebook: str, p: dict, made: set = frozenset()) -> None:
             data.check_source(p["dataset"], "candidate", **({"path": p["data_path"]} if p["data_path"] else {}))
     except (ValueError, TypeError) as e:
         raise params_mod.ParameterError(f"{notebook}: {e}") from None
-    if notebook in ("pairwise", "elo_rival", "knockout") and not paper.replay(notebook, p):
+    if paper.judges(notebook, p):
         try:
             judge_mod.check_params(p)
         except params_mod.ParameterError as e:
             raise params_mod.ParameterError(f"{notebook}: {e}") from None
-    for name in sorted(params_mod.PATH_PARAMS - {"out_dir", "store"}):
-        values = p.get(name)
-        for value in ([values] if isinstance(values, str) else values or []):
-            path = Path(value)
-            if not path.exists() and not glob.glob(value) and not any(path.is_relative_to(m) for m in made):
-                raise params_mod.ParameterError(f"{notebook}: {name}: {params_mod.short(value)}: no such file or "
-                                                f"folder")
+    for name, value in params_mod.input_paths(p):
+        path = Path(value)
+        if not path.exists() and not glob.glob(value) and not any(path.is_relative_to(m) for m in made):
+            raise params_mod.ParameterError(f"{notebook}: {name}: {params_mod.short(value)}: no such file or folder")
     try:
         runs_mod.check_folder(folder_of(notebook, p))
     except runs_mod.RunFolderError as e:
@@ -285,9 +283,10 @@ def sweep(path, files: list[str] = (), pairs: list[tuple[str, str]] = ()) -> int
             raise params_mod.ParameterError(f"{path}: configuration {n + 1} of {len(configs)}: {e}") from None
     record_sweep(path, folders)
     counts = dict.fromkeys(("run", "complete", "failed", "by_other"), 0)
+    labels = [f"[{n}/{len(configs)}] {nb} {folder}" for n, ((nb, _), folder) in enumerate(zip(configs, folders), 1)]
     later: list[int] = []
     for n, (notebook, p) in enumerate(configs, 1):
-        label = f"[{n}/{len(configs)}] {notebook} {folders[n - 1]}"
+        label = labels[n - 1]
         if runs_mod.is_complete(folders[n - 1]):  # meta.json, written last, and no FAILED marker
             counts["complete"] += 1
             print(f"{label}: complete, skipped")
@@ -303,8 +302,7 @@ def sweep(path, files: list[str] = (), pairs: list[tuple[str, str]] = ()) -> int
             continue
         counts[_sweep_one(label, notebook, p, folders[n - 1], claim)] += 1
     for n in later:
-        notebook, p = configs[n - 1]
-        label = f"[{n}/{len(configs)}] {notebook} {folders[n - 1]}"
+        (notebook, p), label = configs[n - 1], labels[n - 1]
         claim = runs_mod.Claim(folders[n - 1])
         if not claim.acquire(wait=False):
             print(f"{label}: waiting for {claim.holder()} to finish it", flush=True)
@@ -321,12 +319,7 @@ def sweep(path, files: list[str] = (), pairs: list[tuple[str, str]] = ()) -> int
 def _uses(p: dict, folders: list[Path]) -> bool:
     """Whether a configuration names a file or folder inside one of ``folders`` (a later step
     reading an earlier step's run folder, ``{run:NAME}``)."""
-    for name in params_mod.PATH_PARAMS - {"out_dir", "store"}:
-        values = p.get(name)
-        for value in ([values] if isinstance(values, str) else values or []):
-            if any(Path(value).is_relative_to(f) for f in folders):
-                return True
-    return False
+    return any(Path(value).is_relative_to(f) for _, value in params_mod.input_paths(p) for f in folders)
 
 
 def _sweep_one(label: str, notebook: str, p: dict, out_dir: Path, claim: runs_mod.Claim) -> str:

@@ -95,12 +95,18 @@ ALWAYS = {
 }
 
 
+def judges(notebook: str, params: dict) -> bool:
+    """Whether a run judges: pairwise, elo_rival and knockout do, but for a knockout replay of
+    the paper's records; elo_accuracy and report judge nothing."""
+    return notebook in ("pairwise", "elo_rival", "knockout") and not replay(notebook, params)
+
+
 def uses(notebook: str, params: dict) -> set[str]:
     """Which coins of ``ALWAYS`` a run tosses: a judge that shows a pair in a seeded random order
     (not a scalar reward model, whose scores cannot depend on it), and a best-of-N match whose
     verdict stays unparseable decided by a coin (a knockout needs a winner, so a draw falls back
     to it). ``elo_accuracy`` and ``report`` judge nothing, and neither does a knockout replay."""
-    if notebook not in ("pairwise", "elo_rival", "knockout") or replay(notebook, params):
+    if not judges(notebook, params):
         return set()
     knockout = notebook == "knockout" and params.get("format", "knockout") == "knockout"
     shuffled = {"pairwise": params.get("order", "shuffle") == "shuffle",

@@ -218,6 +218,15 @@ class ParameterError(ValueError):
 PATH_PARAMS = {"data_path", "pairs_file", "store", "out_dir", "matches", "records", "runs", "sweep"}
 
 
+def input_paths(p: dict):
+    """``(name, path)`` for every file or folder a run's parameters name for it to read (its
+    ``store`` and ``out_dir`` are where it writes), one per item of a list."""
+    for name in sorted(PATH_PARAMS - {"out_dir", "store"}):
+        values = p.get(name)
+        for value in ([values] if isinstance(values, str) else values or []):
+            yield name, value
+
+
 def resolve_paths(values: dict, base) -> dict:
     """``values`` with every relative path parameter made absolute against ``base``; ``model``
     too when it names an existing folder there (else it is a hub id, left as it is)."""

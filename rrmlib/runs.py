@@ -257,15 +257,20 @@ def folder_of(notebook: str, params: dict) -> Path:
     if notebook == "report":
         if params.get("sweep") and not params.get("runs"):
             return project_root() / "figures" / Path(params["sweep"]).stem
-        return project_root() / "figures" / f"report-{run_id(notebook, params).rsplit('-', 1)[1]}"
+        return project_root() / "figures" / f"report-{_digest(params)}"
     return runs_dir() / run_id(notebook, params)
+
+
+def _digest(params: dict) -> str:
+    """8 hex digits of the parameters that can change what a run computes (not where it writes)."""
+    placement = names(role="placement")
+    what = {k: v for k, v in sorted(params.items()) if k not in placement}
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
 def run_id(notebook: str, params: dict) -> str:
     """``<notebook>-<dataset>[-r<round>]-<hash of the parameters>``: readable and unique."""
-    placement = names(role="placement")  # where things go, not what is computed
-    what = {k: v for k, v in sorted(params.items()) if k not in placement}
-    digest = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    digest = _digest(params)
     dataset = re.sub(r"[^A-Za-z0-9.-]+", "_", Path(str(params.get("dataset", "run"))).stem)
     rnd = f"-r{params['round']}" if params.get("round", 1) != 1 else ""
     return f"{notebook}-{dataset}{rnd}-{digest}"
@@ -306,7 +311,8 @@ def _finite(obj):
     return obj
 
 
-def _dump(obj) -> str:
+def dump(obj) -> str:
+    """The JSON text of a run's files (meta.json, metrics.json): sorted, finite, plain."""
     return json.dumps(_finite(obj), indent=2, sort_keys=True, ensure_ascii=False, default=str, allow_nan=False) + "\n"
 
 
@@ -348,7 +354,7 @@ class RunDir:
     def write_metrics(self, metrics: dict) -> Path:
         """``metrics.json``, once it reads as this notebook's results (``rrmlib.results``): a
         field its readers need and the notebook did not write fails here, not in a report."""
-        text = _dump(metrics)
+        text = dump(metrics)
         results.read(self.notebook, json.loads(text), where=f"{self.notebook} metrics for {self.path}")
         return atomic_write(self.path / "metrics.json", text, "write_metrics")
 
@@ -366,4 +372,4 @@ class RunDir:
             **extra,
         }
         # Last, and atomic: its presence says every other file of this run is in place.
-        return atomic_write(self.path / META, _dump(meta), "write_meta")
+        return atomic_write(self.path / META, dump(meta), "write_meta")
