@@ -15,8 +15,8 @@ import rrmlib.data.pandalm as pandalm
 import rrmlib.data.qwen_math as qwen_math
 import rrmlib.data.rmbench as rmbench
 from rrmlib.data.files import BadRecord, field, first_time, read_records, same_presence, shown
-from rrmlib.data.records import CandidateSet, DataError, Pair, Pairs
-from rrmlib.data.select import first, keep_subsets
+from rrmlib.data.records import CandidateSet, DataError, Pair
+from rrmlib.data.select import first
 
 
 # Formats with their own loader, told apart by the fields of the first record, so that
@@ -48,14 +48,6 @@ def _pair_format(rec: dict) -> str | None:
     return None
 
 
-
-
-def _own_subsets(pairs, subsets):
-    """``subsets`` applied to pairs a format's own reader gave (``rrmlib.data.select``)."""
-    if subsets is None:
-        return pairs
-    kept = keep_subsets(pairs, subsets)
-    return Pairs(kept, scoring=pairs.scoring, loaded=pairs.loaded) if isinstance(pairs, Pairs) else kept
 
 
 def load_pair_file(path, *, fields=None, labels=None, other_labels=None, subset: str | None = None,
@@ -96,12 +88,11 @@ def load_pair_file(path, *, fields=None, labels=None, other_labels=None, subset:
                          f"{kind}'s format, read by its own reader: drop bad_rows, or map its columns with fields "
                          f"(docs/data.md, 'Your own data')")
     if kind == "rm-bench":
-        return first(_own_subsets(rmbench.read_rmbench(path, records, fields=mapped or None, subset=subset), subsets), limit)
+        return first(rmbench.read_rmbench(path, records, fields=mapped or None, subset=subset), limit, subsets=subsets)
     if kind == "llmbar":
-        return first(_own_subsets(llmbar.read_llmbar(path, subset=subset or Path(path).stem, records=records), subsets),
-                     limit)
+        return first(llmbar.read_llmbar(path, subset=subset or Path(path).stem, records=records), limit, subsets=subsets)
     if kind == "pandalm":
-        return first(_own_subsets(pandalm.read_pandalm(path, records=records), subsets), limit)
+        return first(pandalm.read_pandalm(path, records=records), limit, subsets=subsets)
     if kind == "ppe":
         raise DataError(path, None, None, "a PPE Best-of-K file: its pairs depend on the dataset and round; "
                         "load it with load_pairs('mmlu-pro' | 'gpqa' | 'math', path=..., round=...)")

@@ -126,8 +126,9 @@ def judgebench_score(results: pd.DataFrame, *, seed: int = 0, n_boot: int = 1000
     out["orders"] = "both" if shown_both else "one"
     warnings = []
     if shown_both:
-        first, second = _order_decisions(results, "chosen_first"), _order_decisions(results, "rejected_first")
-        both = pd.concat({"d1": first, "d2": second}, axis=1).reindex(votes.index)
+        shown_first = _order_decisions(results, "chosen_first")
+        shown_second = _order_decisions(results, "rejected_first")
+        both = pd.concat({"d1": shown_first, "d2": shown_second}, axis=1).reindex(votes.index)
         d1, d2 = both["d1"].where(both["d1"].notna(), None), both["d2"].where(both["d2"].notna(), None)
         right1, right2 = d1 == "chosen", d2 == "chosen"
         out["consistency"] = {

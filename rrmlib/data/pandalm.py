@@ -14,6 +14,7 @@ from pathlib import Path
 from rrmlib.data.files import data_root, field, first_time, not_found, read_records, shown
 from rrmlib.data.records import DataError, Pair
 from rrmlib.data.registry import register_pairs
+from rrmlib.data.select import first
 
 log = logging.getLogger(__name__)
 
@@ -84,5 +85,4 @@ def pandalm_file(*, path=None, root=None, ties: str = "keep", limit: int | None 
 @register_pairs("pandalm", locate=pandalm_file)
 def pandalm_pairs(*, path=None, root=None, ties: str = "keep", limit: int | None = None) -> list[Pair]:
     """PandaLM pairs from ``path``, or ``testset-v1.json`` in ``root`` / the data folder's ``pandalm/``."""
-    pairs = read_pandalm(pandalm_file(path=path, root=root), ties=ties)
-    return pairs[:limit] if limit is not None else pairs
+    return first(read_pandalm(pandalm_file(path=path, root=root), ties=ties), limit)

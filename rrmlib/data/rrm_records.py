@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rrmlib.data.files import field_name, read_json, shown
+from rrmlib.data.files import field, field_name, read_json, shown
 from rrmlib.data.records import DataError
 
 ROUND_NAMES = ("first", "second", "third", "fourth", "fifth")
@@ -26,18 +26,6 @@ KNOCKOUT_VERDICTS = {"Assistant 1": 1, "Assistant 2": 2}
 # ``if pred == "Assistant1": winner = rival_1 elif pred == "Assistant2": winner = rival_2 else:
 # winner = rival_1 if hash(line) % 2 == 0 else rival_2``.
 ELO_VERDICTS = {"Assistant1": 1, "Assistant2": 2}
-
-
-def _nonempty_list(path, where, obj: dict, name: str, of: str) -> list:
-    """``obj[name]``, a non-empty list (of ``of``), or a DataError naming the field."""
-    value = obj.get(name)
-    if value is None:
-        raise DataError(path, where, name, f"missing: expected a list of {of}")
-    if not isinstance(value, list):
-        raise DataError(path, where, name, f"expected a list of {of}, got {shown(value)}")
-    if not value:
-        raise DataError(path, where, name, "empty")
-    return value
 
 
 def elo_coins(merged: pd.DataFrame) -> pd.Series:
@@ -59,7 +47,7 @@ def load_rrm_bracket(folder) -> list[int]:
     if not isinstance(data, dict):
         raise DataError(path, None, None, f"expected an object with a list 'round_1' of [a, b] pairs, "
                         f"got {type(data).__name__}")
-    first = _nonempty_list(path, None, data, "round_1", "[a, b] pairs")
+    first = field(path, None, data, "round_1", list)
     n = 2 * len(first)
     placed: dict[int, int] = {}
     for s, pair in enumerate(first):
@@ -260,7 +248,7 @@ def load_elo_merged_results(path) -> pd.DataFrame:
         at = f"block {key!r}"
         if not isinstance(block, dict):
             raise DataError(path, at, None, f"expected an object with 'details', got {shown(block)}")
-        details = _nonempty_list(path, at, block, "details", "entries")
+        details = field(path, at, block, "details", list)
         for i, d in enumerate(details):
             where = f"block {key!r}, entry {i}"
             if not isinstance(d, dict):
