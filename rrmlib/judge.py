@@ -69,12 +69,12 @@ def _reasoning_unknown(backend: str, model) -> str:
             f"(RRM and other thinking judges) or False")
 
 
-def check_params(p: dict) -> None:
+def check_params(p: dict) -> str:
     """Refuse, from a run's parameters alone (so before a kernel starts: ``rrm``'s preflight),
-    a generative judge that cannot work; ``Judge.from_params`` refuses the same."""
-    if p.get("backend") == "classifier":
-        return
+    a generative judge that cannot work; ``Judge.from_params`` refuses the same. Its protocol."""
     protocol = p.get("protocol", protocols.DEFAULT)
+    if p.get("backend") == "classifier":  # a scalar reward model (ScalarJudge): no prompt to check
+        return protocol
     if p.get("think_budgets") is not None and protocol != protocols.DEFAULT:
         # rrmlib.budgets closes a thought as RRM's template does and reads RRM's verdicts
         raise ParameterError(f"think_budgets works with the rrm protocol only, not {protocol!r}")
@@ -86,6 +86,7 @@ def check_params(p: dict) -> None:
     # template): unless told, or the protocol says, the judge would refuse it once built.
     if p.get("backend") == "openai" and p.get("reasoning") is None and protocols.get(protocol).thinks is None:
         raise ParameterError(_reasoning_unknown("openai", p.get("model")))
+    return protocol
 
 
 @dataclass
@@ -228,8 +229,7 @@ class Judge(_Judging):
         a ``ScalarJudge`` for ``backend="classifier"``, else a generative ``Judge``."""
         if p["backend"] == "classifier":  # a scalar reward model: scores, no prompt or sampling
             return ScalarJudge.from_params(p)
-        protocol = p.get("protocol", protocols.DEFAULT)
-        check_params(p)
+        protocol = check_params(p)
         sampling = Sampling(temperature=p["temperature"], top_p=p["top_p"], max_new_tokens=p["max_new_tokens"],
                             seed=p["seed"])
         store = JudgmentStore(p["store"])  # a store that cannot be used is refused before the model loads

