@@ -247,6 +247,11 @@ def test_every_parameter_is_classified():
     judge = paper_values("pairwise")
     assert (judge["temperature"], judge["top_p"], judge["max_new_tokens"]) == \
         (Sampling().temperature, Sampling().top_p, Sampling().max_new_tokens)
+    # every notebook that runs a judge fixes the same judge settings
+    shared = {k for k in set(SPECS["knockout"]) & set(SPECS["pairwise"])
+              if SPECS["knockout"][k].judge and SPECS["pairwise"][k].judge}
+    assert {k: v for k, v in paper_values("knockout").items() if k in shared} == \
+        {k: v for k, v in judge.items() if k in shared} and "temperature" in shared
 
 
 @pytest.mark.parametrize("backend, cls", [("hf", "rrmlib.backends.hf:HFBackend"),

@@ -40,8 +40,7 @@ def test_a_pairwise_run_prints_what_a_person_needs(tmp_path, tiny_model_dir):
     assert any(line.startswith("run folder: ") for line in before)
     # the judge given is the judge that ran (not the embedded default in its place)
     folder = next(line.split(": ", 1)[1] for line in before if line.startswith("run folder: "))
-    meta = json.loads((tmp_path / folder / "meta.json").read_text()) if not os.path.isabs(folder) \
-        else json.loads(open(os.path.join(folder, "meta.json")).read())
+    meta = json.loads((tmp_path / folder / "meta.json").read_text())  # an absolute folder stays itself
     assert meta["params"]["model"] == str(tiny_model_dir) and meta["judge"]["backend"] == "hf"
     assert "4 pairs to judge from 'demo'" in before
     assert re.search(r"^score \d\.\d{4} \[", done.stdout, re.M)  # the headline
