@@ -51,3 +51,13 @@ def test_quirks_of_the_file_are_kept_not_dropped():
     assert pairs["466"].prompt == "Truthfulness"
     # some models answered nothing; those responses are data
     assert any(p.chosen == "" or p.rejected == "" for p in pairs.values())
+
+
+def test_a_missing_file_given_as_path_is_refused_before_a_run(tmp_path):
+    """The locator `rrm`'s preflight asks (check_source) names a missing path= file, for PandaLM
+    as for LLMBar, instead of passing it on to fail once the kernel loads the data."""
+    from rrmlib.data import check_source
+
+    for source in ("pandalm", "llmbar", "mt-bench-human"):
+        with pytest.raises(ValueError, match=rf"{source}: no such file: .*nope.json"):
+            check_source(source, path=str(tmp_path / "nope.json"))

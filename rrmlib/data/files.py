@@ -385,6 +385,13 @@ def same_presence(path, records: list[tuple[str, dict]], name: str, *, key_only:
 SHIPPED = Path(__file__).resolve().parent / "shipped"  # small real sets shipped with rrmlib: PROVENANCE.md
 
 
+def given_file(path, source: str) -> Path:
+    """A file given as ``path=``, or a FileNotFoundError naming it (for a source's locator)."""
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{source}: no such file: {path}")
+    return Path(path)
+
+
 def data_root(root, folder: str, *, source: str) -> Path:
     """Where a source's files live: ``root`` if given; else ``<data folder>/<folder>``, the data
     folder being ``$RRM_DATA`` (used whether or not it holds ``<folder>``: a folder asked for is
@@ -397,9 +404,7 @@ def data_root(root, folder: str, *, source: str) -> Path:
     """
     if root is not None:
         return Path(root)
-    if os.environ.get("RRM_DATA"):
-        return data_dir() / folder
-    if (data_dir() / folder).is_dir():
+    if os.environ.get("RRM_DATA") or (data_dir() / folder).is_dir():
         return data_dir() / folder
     if (SHIPPED / folder).is_dir():
         return SHIPPED / folder

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rrmlib.data.files import data_root, field, not_found, read_records, shown
+from rrmlib.data.files import data_root, field, given_file, not_found, read_records, shown
 from rrmlib.data.records import DataError, Pair, Pairs
 from rrmlib.data.registry import register_pairs
 from rrmlib.data.select import first
@@ -64,9 +64,7 @@ def llmbar_files(*, subset: str = "Natural", path=None, root=None, limit: int | 
     """``(set name, file)`` for each set ``llmbar_pairs`` reads with these options (see there);
     a file that is not there is a FileNotFoundError naming where it was looked for."""
     if path is not None:
-        if not Path(path).exists():
-            raise FileNotFoundError(f"llmbar: no such file: {path}")
-        return [(subset, Path(path))]
+        return [(subset, given_file(path, "llmbar"))]
     names = _subsets(subset)
     folder = data_root(root, "llmbar", source="llmbar")
     return [(name, _set_file(folder, name, source="llmbar", root=root)) for name in names]
@@ -75,9 +73,7 @@ def llmbar_files(*, subset: str = "Natural", path=None, root=None, limit: int | 
 def mt_bench_human_file(*, path=None, root=None, limit: int | None = None) -> Path:
     """The file ``mt_bench_human_pairs`` reads with these options."""
     if path is not None:
-        if not Path(path).exists():
-            raise FileNotFoundError(f"mt-bench-human: no such file: {path}")
-        return Path(path)
+        return given_file(path, "mt-bench-human")
     return _set_file(data_root(root, "llmbar", source="mt-bench-human"), MT_BENCH, source="mt-bench-human", root=root)
 
 

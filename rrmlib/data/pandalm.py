@@ -11,7 +11,7 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-from rrmlib.data.files import data_root, field, first_time, not_found, read_records, shown
+from rrmlib.data.files import data_root, field, first_time, given_file, not_found, read_records, shown
 from rrmlib.data.records import DataError, Pair
 from rrmlib.data.registry import register_pairs
 from rrmlib.data.select import first
@@ -75,7 +75,7 @@ def read_pandalm(path, *, ties: str = "keep", records=None) -> list[Pair]:
 def pandalm_file(*, path=None, root=None, ties: str = "keep", limit: int | None = None) -> Path:
     """The file ``pandalm_pairs`` reads with these options."""
     if path is not None:
-        return Path(path)
+        return given_file(path, "pandalm")
     file = data_root(root, "pandalm", source="pandalm") / FILE
     if not file.exists():
         raise not_found("pandalm", FILE, "pandalm", root)
