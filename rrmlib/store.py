@@ -176,12 +176,14 @@ class JudgmentStore:
                 time.sleep(delay * random.uniform(0.5, 1.5))
                 delay = min(delay * 2, 2.0)
 
-    def _transaction(self, fn):
-        """``fn()`` inside one write transaction (the write lock taken at its start)."""
-        self.db.execute("BEGIN IMMEDIATE")  # the write lock now, or wait for it: no upgrade deadlock
+    def _transaction(self, fn, *, write: bool = True):
+        """``fn()`` inside one transaction: a write transaction (the write lock taken at its start,
+        committed), or with ``write=False`` a read one (one consistent look, rolled back)."""
+        # BEGIN IMMEDIATE: the write lock now, or wait for it: no upgrade deadlock
+        self.db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
             out = fn()
-            self.db.execute("COMMIT")
+            self.db.execute("COMMIT" if write else "ROLLBACK")
         except BaseException:
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
@@ -253,18 +255,7 @@ class JudgmentStore:
     def _setup(self) -> None:
         # Reading only, until the file is known to be a judgment store (or a new file), and in one
         # read transaction: one consistent look, even while another process creates or upgrades it.
-        self.db.execute("BEGIN")
-        try:
-            version, app, tables = self._inspect()
-            self._check_header(version, app, tables)
-            if tables:
-                self._check_shape(COLUMNS if version == VERSION else LEGACY)
-                # Every open reads the whole file once (about 0.5 s per 700 MB here, warm cache), for
-                # damage the row checksums cannot see: b-tree pages, an index out of step with its table.
-                self._check_integrity()
-        finally:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")  # nothing was written: ending the read
+        version = self._transaction(self._look, write=False)
         # WAL: readers never block the writer, and a killed writer loses only its open transaction.
         self.db.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit is on disk when put_many returns (a batch takes far longer than an fsync).
@@ -272,6 +263,17 @@ class JudgmentStore:
         if version != VERSION:
             self._transaction(self._adopt)
             self._check_shape(COLUMNS)
+
+    def _look(self) -> int:
+        """The file checked, reading only; its schema version."""
+        version, app, tables = self._inspect()
+        self._check_header(version, app, tables)
+        if tables:
+            self._check_shape(COLUMNS if version == VERSION else LEGACY)
+            # Every open reads the whole file once (about 0.5 s per 700 MB here, warm cache), for
+            # damage the row checksums cannot see: b-tree pages, an index out of step with its table.
+            self._check_integrity()
+        return version
 
     def _adopt(self) -> None:
         """Under the write lock: a new file becomes an empty store; a store from before schema
