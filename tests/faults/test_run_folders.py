@@ -14,11 +14,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
+from polling import wait_for
 
 from rrmlib import cli
 from rrmlib import runs as runs_mod
@@ -114,14 +114,6 @@ def sweep_file(tmp_path, tiny_model_dir, limit=6) -> Path:
 def start_sweep(f: Path, root: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "rrmlib.cli", "sweep", str(f)], cwd=root, env=env_in(root),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-
-
-def wait_for(condition, what: str, deadline_s: float = 300):
-    """Poll ``condition`` until it holds (a guard against hanging, not a measurement)."""
-    end = time.monotonic() + deadline_s
-    while not condition():
-        assert time.monotonic() < end, f"gave up waiting for {what}"
-        time.sleep(0.1)
 
 
 @pytest.mark.slow

@@ -21,6 +21,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from polling import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(os.environ.get("RRM_LAB_TEST") != "1",
@@ -99,9 +100,11 @@ def test_run_all_renders_table_and_figure_and_leaves_git_clean(lab):
         assert figure.count() >= 1 and figure.first.bounding_box()["width"] > 200
         figure.first.scroll_into_view_if_needed()
         page.screenshot(path=str(shots / "3-figure.png"))
+        paired = lab["clone"] / "notebooks" / "pairwise.py"
+        before = paired.stat().st_mtime_ns
         page.keyboard.press("Control+s")
         page.wait_for_function("() => !document.querySelector('.jp-mod-current.jp-mod-dirty')", timeout=60_000)
-        time.sleep(2)  # the paired .py is written by the same save
+        wait_for(lambda: paired.stat().st_mtime_ns != before, "the save to write the paired .py", 30)
         status = git("status", "--porcelain", cwd=lab["clone"])
         assert status == "", status
         # Edit the parameters cell as a person does (click into it, type at its end), and save.
@@ -115,7 +118,7 @@ def test_run_all_renders_table_and_figure_and_leaves_git_clean(lab):
         page.screenshot(path=str(shots / "4-edited.png"))
         page.keyboard.press("Control+s")
         page.wait_for_function("() => !document.querySelector('.jp-mod-current.jp-mod-dirty')", timeout=60_000)
-        time.sleep(2)
+        wait_for(lambda: "limit = 6" in paired.read_text(), "the save to write the edit to the paired .py", 30)
         browser.close()
     # Only the tracked .py changed, and only by the line typed.
     assert git("status", "--porcelain", cwd=lab["clone"]) == " M notebooks/pairwise.py\n"
