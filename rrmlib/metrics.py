@@ -1,11 +1,6 @@
 """From judgments to numbers: per-pair scores under a verdict policy, accuracy with confidence
-intervals, per-subset tables, the voting curve and position consistency (each pair's votes and
-the bootstrap: ``rrmlib.votes``).
-
-A pair's verdict is the majority of its judgments (all shown orders, the first k samples of
-each). Unparseable judgments do not vote; a pair with no majority (a tied vote, or nothing
-parseable) is *undecided* and scored by the policy: ``tie`` 0.5 (as RRM and RewardBench),
-``wrong`` 0 (as RM-R1) or ``exclude`` (left out of the accuracy, and counted).
+intervals, per-subset tables, the voting curve and position consistency. A pair's verdict (its
+majority vote) and the policies for undecided pairs are ``rrmlib.votes``'s, said there.
 """
 from __future__ import annotations
 

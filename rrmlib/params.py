@@ -484,11 +484,11 @@ def fresh(notebook: str, values: dict) -> set:
 def in_notebook(notebook: str, values: dict, names_before: set) -> dict:
     """A notebook's parameters: checked (``check``), relative paths resolved against the project
     root (whatever the kernel's folder), and printed so the run says what it runs with."""
-    p = check(notebook, values, names_before=names_before, base=project_root())
+    root = project_root()
+    p = check(notebook, values, names_before=names_before, base=root)
     # Set in the parameters cell or by papermill (`rrm` passes every value), and not what the
     # notebook would fill in itself: what this run was given.
-    given = {k for k in values if k not in names_before and k in SPECS[notebook]} \
-        & differing(notebook, p, base=project_root())
+    given = {k for k in values if k not in names_before and k in SPECS[notebook]} & differing(notebook, p, base=root)
     _show_parameters(notebook, p, given)
     if "max_new_tokens" in p and "max_new_tokens" not in given and embedded_judge(p):
         print(f"\nThe embedded CPU judge (no model given) runs on the demo's budget, {EMBEDDED_BUDGET} new tokens, so "

@@ -48,6 +48,7 @@ class VLLMServer(Server):
                 "--generation-config", "vllm", "--seed", "0"]
 
     def env(self) -> dict:
+        # not the transformers server's one thread: vLLM's CPU engine sets its own threads
         return {**os.environ, "HF_HUB_OFFLINE": "1"}
 
 
